@@ -1,0 +1,348 @@
+"""Tests for reading data files: every format, column detection, and the one-line errors."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kefu.data import Example, load_dataset, load_examples
+from kefu.data.loaders import strip_annotations
+from kefu.errors import DataError
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+def pairs(examples: list[Example]) -> list[tuple[str, str, int | None]]:
+    return [(example.text, example.label, example.line) for example in examples]
+
+
+# --- CSV / TSV ---------------------------------------------------------------------------------------
+
+
+def test_csv_detects_columns_case_insensitively_and_keeps_text(tmp_path):
+    path = write(tmp_path, "data.csv", "id,Utterance,Intent\n1,  hello there,greet \n2,bye,  goodbye\n")
+    examples = load_examples(path)
+    assert pairs(examples) == [("  hello there", "greet", 2), ("bye", "goodbye", 3)]
+    assert examples[0].source == str(path)
+
+
+def test_csv_column_priority_follows_the_candidate_order(tmp_path):
+    # "text" comes before "question" and "intent" before "label" in the candidate lists
+    path = write(tmp_path, "data.csv", "question,text,label,intent\nq,t,l,i\n")
+    assert pairs(load_examples(path)) == [("t", "i", 2)]
+
+
+def test_csv_quoted_multiline_record_reports_the_line_it_starts_on(tmp_path):
+    content = 'text,label\n"first line\nsecond line\nthird",a\nnext,b\n"x, with comma",c\n'
+    examples = load_examples(write(tmp_path, "data.csv", content))
+    assert pairs(examples) == [
+        ("first line\nsecond line\nthird", "a", 2),
+        ("next", "b", 5),
+        ("x, with comma", "c", 6),
+    ]
+
+
+def test_csv_crlf_line_endings_leave_no_carriage_return(tmp_path):
+    examples = load_examples(write(tmp_path, "data.csv", "text,label\r\nhello,greet\r\nbye,bye\r\n"))
+    assert pairs(examples) == [("hello", "greet", 2), ("bye", "bye", 3)]
+
+
+def test_csv_blank_lines_are_skipped_but_counted(tmp_path):
+    examples = load_examples(write(tmp_path, "data.csv", "text,label\n\nhello,greet\n\n\nbye,bye\n"))
+    assert pairs(examples) == [("hello", "greet", 3), ("bye", "bye", 6)]
+
+
+def test_csv_column_overrides(tmp_path):
+    path = write(tmp_path, "data.csv", "text,label,body,kind\nt,l,my body,my kind\n")
+    assert pairs(load_examples(path, text_col="body", label_col="KIND")) == [("my body", "my kind", 2)]
+
+
+def test_csv_override_for_a_missing_column(tmp_path):
+    path = write(tmp_path, "data.csv", "text,label\nhi,greet\n")
+    with pytest.raises(DataError) as raised:
+        load_examples(path, text_col="foo")
+    assert str(raised.value) == f"{path}: column 'foo' not found (columns: text, label)"
+
+
+def test_csv_without_a_text_column(tmp_path):
+    path = write(tmp_path, "data.csv", "a,intent\nhi,greet\n")
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == (
+        f"{path}: no text column (looked for text, utterance, sentence, review, content, question, "
+        "message, query; found: a, intent)"
+    )
+
+
+def test_csv_without_a_label_column(tmp_path):
+    path = write(tmp_path, "data.csv", "text,b\nhi,greet\n")
+    with pytest.raises(DataError, match=r"no label column \(looked for intent, label, category"):
+        load_examples(path)
+
+
+def test_csv_row_with_too_few_fields(tmp_path):
+    path = write(tmp_path, "data.csv", "label,text\ngreet,hi\nbye\n")
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}:3: expected at least 2 fields, found 1"
+
+
+def test_csv_unclosed_quote_names_the_record_line(tmp_path):
+    path = write(tmp_path, "data.csv", 'text,label\nhi,greet\n"never closed,bye\nmore,rows\n')
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:3: malformed record"):
+        load_examples(path)
+
+
+def test_csv_with_only_a_header_has_no_examples(tmp_path):
+    path = write(tmp_path, "data.csv", "text,label\n")
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}: no examples found"
+
+
+def test_csv_with_byte_order_mark(tmp_path):
+    path = write(tmp_path, "data.csv", "\ufefftext,label\nhi,greet\n")
+    assert pairs(load_examples(path)) == [("hi", "greet", 2)]
+
+
+def test_tsv(tmp_path):
+    path = write(tmp_path, "data.tsv", 'sentence\tcategory\nsay "hi", friend\tgreet\n退货\trefund\n')
+    assert pairs(load_examples(path)) == [('say "hi", friend', "greet", 2), ("退货", "refund", 3)]
+
+
+# --- JSON Lines / JSON -------------------------------------------------------------------------------
+
+
+def test_jsonl_detects_keys_and_skips_blank_lines(tmp_path):
+    content = '{"query": "where is my order", "category": "order_status"}\n\n{"query": "hi", "category": 7}\n'
+    examples = load_examples(write(tmp_path, "data.jsonl", content))
+    assert pairs(examples) == [("where is my order", "order_status", 1), ("hi", "7", 3)]
+
+
+def test_jsonl_overrides(tmp_path):
+    content = '{"text": "t", "label": "l", "q": "question", "a": "answer"}\n'
+    assert pairs(load_examples(write(tmp_path, "d.jsonl", content), text_col="q", label_col="a")) == [
+        ("question", "answer", 1)
+    ]
+
+
+def test_jsonl_line_missing_the_key(tmp_path):
+    path = write(tmp_path, "data.jsonl", '{"text": "a", "intent": "x"}\n\n{"text": "b"}\n')
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}:3: missing key 'intent'"
+
+
+def test_jsonl_invalid_json_line(tmp_path):
+    path = write(tmp_path, "data.jsonl", '{"text": "a", "intent": "x"}\n{"text": "b", intent}\n')
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:2: invalid JSON: "):
+        load_examples(path)
+
+
+def test_jsonl_line_that_is_not_an_object(tmp_path):
+    path = write(tmp_path, "data.jsonl", '["text", "intent"]\n')
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}:1: expected a JSON object"
+
+
+def test_jsonl_text_must_be_a_string(tmp_path):
+    path = write(tmp_path, "data.jsonl", '{"text": "a", "intent": "x"}\n{"text": null, "intent": "y"}\n')
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:2: value of 'text' is not a string"):
+        load_examples(path)
+
+
+def test_json_list_of_objects_with_line_numbers(tmp_path):
+    content = (
+        '[\n  {"text": "hello", "intent": "greet"},\n\n  {\n    "text": "bye",\n    "intent": "bye"\n  }\n]\n'
+    )
+    assert pairs(load_examples(write(tmp_path, "data.json", content))) == [
+        ("hello", "greet", 2),
+        ("bye", "bye", 4),
+    ]
+
+
+def test_json_that_is_not_a_list(tmp_path):
+    path = write(tmp_path, "data.json", '{"text": "hello", "intent": "greet"}\n')
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}:1: expected a JSON list of objects"
+
+
+def test_json_malformed(tmp_path):
+    path = write(tmp_path, "data.json", '[\n  {"text": "a", "intent": "x"},\n  {"text": }\n]\n')
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:3: invalid JSON: "):
+        load_examples(path)
+
+
+def test_json_empty_list(tmp_path):
+    path = write(tmp_path, "data.json", "[ ]\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: no examples found$"):
+        load_examples(path)
+
+
+# --- YAML --------------------------------------------------------------------------------------------
+
+RASA_NLU = """\
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hello there
+    - 你好
+
+    - 您好，请问在吗
+- synonym: savings
+  examples: |
+    - pink pig
+- regex: order_id
+  examples: |
+    - [A-Z][0-9]{5}
+- intent: order_status
+  examples: |
+    - where is my order [A12345](order_id)
+    - 我的订单[A12345]{"entity": "order_id"}到哪了
+- lookup: city
+  examples: |
+    - 上海
+- intent:  goodbye
+  examples: ["bye", "再见"]
+"""
+
+
+def test_yaml_rasa_nlu_in_chinese_and_english(tmp_path):
+    examples = load_examples(write(tmp_path, "nlu.yml", RASA_NLU))
+    assert pairs(examples) == [
+        ("hello there", "greet", 5),
+        ("你好", "greet", 6),
+        ("您好，请问在吗", "greet", 8),
+        ("where is my order A12345", "order_status", 17),
+        ("我的订单A12345到哪了", "order_status", 18),
+        ("bye", "goodbye", 23),
+        ("再见", "goodbye", 23),
+    ]
+
+
+def test_yaml_list_form_on_separate_lines(tmp_path):
+    content = "nlu:\n- intent: greet\n  examples:\n  - hi\n  - '[hey](who) you'\n"
+    assert pairs(load_examples(write(tmp_path, "nlu.yaml", content))) == [
+        ("hi", "greet", 4),
+        ("hey you", "greet", 5),
+    ]
+
+
+def test_yaml_without_nlu_key(tmp_path):
+    path = write(tmp_path, "nlu.yml", 'version: "3.1"\nrules: []\n')
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: no 'nlu' key"):
+        load_examples(path)
+
+
+def test_yaml_malformed(tmp_path):
+    path = write(tmp_path, "nlu.yml", "nlu:\n- intent: greet\n  examples: [hi, there\n- intent: x\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:4: invalid YAML: "):
+        load_examples(path)
+
+
+def test_yaml_line_without_dash(tmp_path):
+    path = write(tmp_path, "nlu.yml", "nlu:\n- intent: greet\n  examples: |\n    - hi\n    hello\n")
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}:5: expected an example starting with '- '"
+
+
+def test_yaml_folded_examples_are_rejected(tmp_path):
+    path = write(tmp_path, "nlu.yml", "nlu:\n- intent: greet\n  examples: >\n    - hi\n    - hello\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:3: 'examples' must be a '\|' block"):
+        load_examples(path)
+
+
+def test_strip_annotations():
+    assert strip_annotations('from [Berlin](city) to [上海]{"entity": "city", "role": "to"}') == (
+        "from Berlin to 上海"
+    )
+    assert strip_annotations("plain [brackets] stay") == "plain [brackets] stay"
+
+
+# --- errors common to every format -------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.csv"
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}: file not found"
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\n"])
+def test_empty_file(tmp_path, content):
+    path = write(tmp_path, "data.jsonl", content)
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}: file is empty"
+
+
+def test_unknown_extension(tmp_path):
+    path = write(tmp_path, "data.txt", "hello\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: unsupported file type '.txt'"):
+        load_examples(path)
+
+
+def test_undecodable_bytes_name_line_and_column(tmp_path):
+    path = write(tmp_path, "data.csv", "text,label\n你好,greet\n".encode() + b"ab\xffc,x\n")
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}:3: not valid UTF-8 (byte 0xff at column 3)"
+
+
+def test_undecodable_bytes_after_a_byte_order_mark(tmp_path):
+    path = write(tmp_path, "nlu.yml", b"\xef\xbb\xbfnlu:\n\xc3(\n")
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}:2: not valid UTF-8 (byte 0xc3 at column 1)"
+
+
+# --- load_dataset ------------------------------------------------------------------------------------
+
+
+def test_load_dataset_returns_clean_examples_and_warnings(tmp_path):
+    path = write(tmp_path, "data.csv", "text,label\nhi,greet\nhello,greet\nhi,greet\nbye,bye\nsee you,bye\n")
+    examples, warnings = load_dataset(path)
+    assert pairs(examples) == [
+        ("hi", "greet", 2),
+        ("hello", "greet", 3),
+        ("bye", "bye", 5),
+        ("see you", "bye", 6),
+    ]
+    assert [str(warning) for warning in warnings] == [f"{path}:4: duplicate of line 2 (skipped)"]
+
+
+def test_load_dataset_raises_on_errors(tmp_path):
+    path = write(tmp_path, "data.csv", "text,label\nhi,greet\nhello,greet\n")
+    with pytest.raises(DataError) as raised:
+        load_dataset(path)
+    assert str(raised.value) == f"{path}: need at least two labels, found 1 ('greet')"
+
+
+def test_load_dataset_strict_turns_warnings_into_errors(tmp_path):
+    path = write(
+        tmp_path, "data.csv", "text,label\nhi,greet\nhi,greet\n ,greet\nhey,greet\nbye,bye\nciao,bye\n"
+    )
+    assert len(load_dataset(path)[1]) == 2
+    with pytest.raises(DataError) as raised:
+        load_dataset(path, strict=True)
+    assert str(raised.value) == f"{path}:3: duplicate of line 2 (skipped) (+1 more)"
+
+
+def test_load_dataset_min_per_label(tmp_path):
+    path = write(tmp_path, "data.csv", "text,label\nhi,greet\nhello,greet\nbye,bye\n")
+    examples, warnings = load_dataset(path, min_per_label=1)
+    assert (len(examples), warnings) == (3, [])
+    examples, warnings = load_dataset(path)
+    assert len(examples) == 3
+    assert [str(warning) for warning in warnings] == [f"{path}:4: label 'bye' has only 1 example (minimum 2)"]
