@@ -68,10 +68,11 @@ class NgramFeaturizer:
             blocks[gram[0]].append((i, (1.0 + math.log(tf)) * self.idf[i]))
         indices: list[int] = []
         weights: list[float] = []
-        for block in blocks.values():
-            norm = math.sqrt(sum(w * w for _, w in block)) or 1.0
+        present = [block for block in blocks.values() if block]
+        for block in present:
+            norm = math.sqrt(sum(w * w for _, w in block))
             # 1/sqrt(2) per block keeps the whole vector at unit length when both blocks are present.
-            scale = 1.0 / (norm * math.sqrt(len([b for b in blocks.values() if b])))
+            scale = 1.0 / (norm * math.sqrt(len(present)))
             indices.extend(i for i, _ in block)
             weights.extend(w * scale for _, w in block)
         return indices, weights

@@ -1,0 +1,205 @@
+"""The `kefu` command line: a thin shell over the library. Errors print one line and exit non-zero."""
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kefu.errors import KefuError
+
+app = typer.Typer(
+    help="kefu: train, evaluate and run customer-service intent models (Chinese and English).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+def _one_line_errors(fn: Callable) -> Callable:
+    """Show a KefuError as one line and exit 1, also under Typer's test runner."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KefuError as e:
+            _fail(str(e))
+
+    return wrapper
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@app.command(
+    epilog="Examples:\n\n  kefu train data/nlu.yml --out models/demo\n\n"
+    "  kefu train train.csv --val val.csv --out models/bank --epochs 6 --seed 1\n\n"
+    "  kefu train data.csv --text-col question --label-col topic --config train.yml --out m"
+)
+@_one_line_errors
+def train(
+    data: Annotated[Path, typer.Argument(help="Training data: .csv, .tsv, .jsonl, .json or Rasa-style .yml")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the model to")],
+    val: Annotated[Path | None, typer.Option(help="Validation data (default: a stratified split of DATA)")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML/JSON file of training settings")] = None,
+    encoder: Annotated[str | None, typer.Option(help="Encoder: scratch")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum number of epochs")] = None,
+    text_col: Annotated[str | None, typer.Option(help="Text column name (auto-detected)")] = None,
+    label_col: Annotated[str | None, typer.Option(help="Label column name (auto-detected)")] = None,
+    strict: Annotated[bool, typer.Option(help="Treat data warnings as errors")] = False,
+) -> None:
+    """Train an intent model on labelled utterances and save it to --out."""
+    from kefu.data import load_dataset
+    from kefu.training import TrainConfig, fit
+
+    cfg = TrainConfig.from_file(config) if config else TrainConfig()
+    overrides = {k: v for k, v in {"encoder": encoder, "seed": seed, "epochs": epochs}.items() if v is not None}
+    cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides}, source="command line")
+    examples, warnings = load_dataset(data, text_col=text_col, label_col=label_col, strict=strict)
+    for w in warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
+    val_examples = None
+    if val is not None:
+        val_examples, val_warnings = load_dataset(val, text_col=text_col, label_col=label_col, strict=strict)
+        for w in val_warnings:
+            err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
+    labels = {e.label for e in examples}
+    err.print(f"training on {len(examples)} examples, {len(labels)} intents")
+    model = fit(examples, cfg, val_examples=val_examples, progress=True)
+    model.save(out_dir)
+    m = model.metrics
+    if m.get("interrupted"):
+        err.print("[yellow]interrupted:[/yellow] saved the best model so far")
+    summary = f"saved {out_dir} ({m['train_seconds']:.1f} s"
+    if "val_accuracy" in m:
+        summary += f", validation accuracy {m['val_accuracy']:.4f}, macro-F1 {m['val_macro_f1']:.4f}"
+    err.print(summary + ")")
+
+
+@app.command(
+    epilog="Examples:\n\n  kefu evaluate models/bank test.csv\n\n  kefu evaluate models/bank test.csv --json > result.json"
+    "\n\n  kefu evaluate models/bank test.csv --report reports/bank"
+)
+@_one_line_errors
+def evaluate(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `kefu train`")],
+    data: Annotated[Path, typer.Argument(help="Labelled test data")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report with plots to this directory")] = None,
+    text_col: Annotated[str | None, typer.Option(help="Text column name (auto-detected)")] = None,
+    label_col: Annotated[str | None, typer.Option(help="Label column name (auto-detected)")] = None,
+) -> None:
+    """Score a model on labelled data: accuracy, macro-F1, per-intent table, calibration."""
+    from kefu.data import load_dataset
+    from kefu.evaluation import write_report
+    from kefu.nlu.evaluate import evaluate_model
+    from kefu.nlu.model import Model
+
+    model = Model.load(model_dir)
+    examples, _ = load_dataset(data, text_col=text_col, label_col=label_col, min_per_label=1)
+    result = evaluate_model(model, examples)
+    if report is not None:
+        path = write_report(result, report, title=f"kefu evaluation: {model_dir} on {data}")
+        err.print(f"report written to {path}")
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    out.print(result.summary_table(), highlight=False)
+    out.print(
+        f"accuracy {result.accuracy:.4f}  macro-F1 {result.macro_f1:.4f}  ECE {result.ece:.4f}  n {result.n}",
+        highlight=False,
+    )
+
+
+def _read_texts(texts: list[str]) -> list[str]:
+    if texts:
+        return texts
+    if sys.stdin.isatty():
+        _fail("no text given: pass texts as arguments or one per line on stdin")
+    return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+
+
+@app.command(
+    epilog='Examples:\n\n  kefu predict models/demo "where is my order"\n\n'
+    "  cat questions.txt | kefu predict models/demo --json"
+)
+@_one_line_errors
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory")],
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify (default: stdin, one per line)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """Predict the intent of each text."""
+    from kefu.nlu.model import Model
+
+    model = Model.load(model_dir)
+    for p in model.predict(_read_texts(texts or [])):
+        if as_json:
+            print(json.dumps(p.to_dict(), ensure_ascii=False))
+        else:
+            out.print(f"{p.intent}\t{p.confidence:.3f}\t{p.text}", highlight=False)
+
+
+def _ranking_table(prediction) -> Table:
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("intent")
+    table.add_column("confidence", justify="right")
+    for r in prediction.ranking:
+        table.add_row(r["intent"], f"{r['confidence']:.3f}")
+    return table
+
+
+@app.command(epilog="Example:\n\n  kefu shell models/demo    (type a message; Ctrl-D or 'exit' quits)")
+@_one_line_errors
+def shell(model_dir: Annotated[Path, typer.Argument(help="A model directory")]) -> None:
+    """Chat with a model in the terminal: type a message, see the intent ranking."""
+    from kefu.nlu.model import Model
+
+    model = Model.load(model_dir)
+    out.print(f"kefu shell: {len(model.labels)} intents. Type a message; Ctrl-D or 'exit' quits.")
+    while True:
+        try:
+            text = input("> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if text in {"exit", "quit"}:
+            break
+        if text:
+            out.print(_ranking_table(model.predict(text)[0]))
+
+
+@app.command(epilog="Examples:\n\n  kefu validate data/nlu.yml\n\n  kefu validate train.csv --strict")
+@_one_line_errors
+def validate(
+    data: Annotated[Path, typer.Argument(help="A data file to check")],
+    text_col: Annotated[str | None, typer.Option(help="Text column name (auto-detected)")] = None,
+    label_col: Annotated[str | None, typer.Option(help="Label column name (auto-detected)")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit non-zero on warnings too")] = False,
+) -> None:
+    """Check a data file and list every problem with file and line."""
+    from kefu.data import clean, load_examples, validate
+
+    examples = load_examples(data, text_col=text_col, label_col=label_col)
+    issues = validate(examples, source=str(data))
+    for issue in issues:
+        colour = "red" if issue.level == "error" else "yellow"
+        err.print(f"[{colour}]{issue.level}:[/{colour}] {issue}", highlight=False, soft_wrap=True)
+    kept = clean(examples, issues)
+    err.print(f"{len(examples)} examples read, {len(kept)} usable, {len({e.label for e in kept})} labels")
+    if any(i.level == "error" for i in issues) or (strict and issues):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

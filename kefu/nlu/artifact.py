@@ -1,0 +1,86 @@
+"""The model directory: config.json, model.safetensors, tokenizer.json, labels.json, ngrams.json, metrics.json.
+
+No pickles anywhere: weights are safetensors, everything else JSON. `config.json` records the kefu version
+and a format version; a directory written by a newer format is refused with a message, not misread.
+"""
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from kefu import __version__
+from kefu.errors import ArtifactError
+
+FORMAT_VERSION = 1
+REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "labels.json")
+
+
+def write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def save_artifact(
+    out_dir: str | Path,
+    config: dict,
+    state: dict[str, torch.Tensor],
+    tokenizer_json: str,
+    labels: list[str],
+    ngrams: dict | None,
+    metrics: dict,
+) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", {"kefu_version": __version__, "format_version": FORMAT_VERSION, **config})
+    save_file({k: v.contiguous() for k, v in state.items()}, str(out / "model.safetensors"))
+    (out / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
+    write_json(out / "labels.json", labels)
+    if ngrams is not None:
+        write_json(out / "ngrams.json", ngrams)
+    write_json(out / "metrics.json", metrics)
+    return out
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{path}: corrupt JSON ({e})") from None
+
+
+def read_artifact(model_dir: str | Path) -> dict:
+    """Read and check every file; returns config, state, tokenizer path, labels, ngrams, metrics."""
+    root = Path(model_dir)
+    if not root.is_dir():
+        raise ArtifactError(f"{root}: not a model directory")
+    missing = [name for name in REQUIRED if not (root / name).is_file()]
+    if missing:
+        raise ArtifactError(f"{root}: incomplete model directory, missing {', '.join(missing)}")
+    config = _read_json(root / "config.json")
+    if not isinstance(config, dict) or "format_version" not in config:
+        raise ArtifactError(f"{root / 'config.json'}: no format_version; not a kefu model")
+    version = config["format_version"]
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ArtifactError(
+            f"{root}: model format {version} is newer than this kefu ({__version__}) reads "
+            f"(format {FORMAT_VERSION}); upgrade kefu"
+        )
+    try:
+        state = load_file(str(root / "model.safetensors"))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ArtifactError(f"{root / 'model.safetensors'}: corrupt weights ({e})") from None
+    labels = _read_json(root / "labels.json")
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ArtifactError(f"{root / 'labels.json'}: expected a list of label strings")
+    ngrams = _read_json(root / "ngrams.json") if (root / "ngrams.json").is_file() else None
+    metrics = _read_json(root / "metrics.json") if (root / "metrics.json").is_file() else {}
+    return {
+        "config": config,
+        "state": state,
+        "tokenizer_path": root / "tokenizer.json",
+        "labels": labels,
+        "ngrams": ngrams,
+        "metrics": metrics,
+    }

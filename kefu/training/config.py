@@ -1,0 +1,99 @@
+"""Training hyperparameters as data: a dataclass with typed defaults, loadable from YAML or JSON."""
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from kefu.errors import ConfigError
+
+SCHEDULES = ("cosine", "linear", "exponential", "constant")
+ENCODERS = ("scratch",)
+INITS = ("normal", "xavier")
+
+
+@dataclass
+class TrainConfig:
+    encoder: str = "scratch"
+    # encoder shape
+    dim: int = 256
+    layers: int = 2
+    heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    init: str = "normal"
+    max_len: int = 64
+    vocab_size: int = 8000
+    ngrams: bool = True  # sparse word/char n-gram branch beside the tokens
+    # optimisation
+    epochs: int = 4
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.06  # fraction of all steps
+    schedule: str = "cosine"
+    label_smoothing: float = 0.1
+    clip: float = 1.0
+    patience: int = 3  # epochs without a better validation macro-F1 before stopping
+    val_fraction: float = 0.1
+    augment: float = 0.0  # probability that a training example is perturbed in an epoch
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "encoder": self.encoder in ENCODERS,
+            "schedule": self.schedule in SCHEDULES,
+            "init": self.init in INITS,
+            "dim": self.dim > 0 and self.dim % max(self.heads, 1) == 0,
+            "layers": self.layers >= 1,
+            "heads": self.heads >= 1,
+            "epochs": self.epochs >= 1,
+            "batch_size": self.batch_size >= 1,
+            "lr": self.lr > 0,
+            "dropout": 0 <= self.dropout < 1,
+            "warmup": 0 <= self.warmup < 1,
+            "label_smoothing": 0 <= self.label_smoothing < 1,
+            "val_fraction": 0 <= self.val_fraction < 1,
+            "augment": 0 <= self.augment <= 1,
+            "max_len": self.max_len >= 4,
+            "vocab_size": self.vocab_size >= 100,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            name = bad[0]
+            hint = {
+                "encoder": f"one of {', '.join(ENCODERS)}",
+                "schedule": f"one of {', '.join(SCHEDULES)}",
+                "init": f"one of {', '.join(INITS)}",
+                "dim": "positive and divisible by heads",
+            }.get(name, "out of range")
+            raise ConfigError(f"config field '{name}' = {getattr(self, name)!r} is invalid ({hint})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown config field '{unknown[0]}' (known: {', '.join(sorted(known))})")
+        try:
+            return cls(**data)
+        except TypeError as e:
+            raise ConfigError(f"{source}: {e}") from None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: cannot parse config: {str(e).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: config must be a mapping of field: value")
+        return cls.from_dict(data, source=str(path))

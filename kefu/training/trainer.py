@@ -1,0 +1,172 @@
+"""The fit loop: AdamW, warm-up + decay, label smoothing, clipping, early stopping on validation macro-F1.
+
+Ctrl-C ends training after the current step and keeps the best model seen so far.
+"""
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from sklearn.metrics import f1_score
+
+from kefu.data import Example, stratified_split
+from kefu.nlu.encoder import EncoderConfig
+from kefu.nlu.inputs import InputEncoder
+from kefu.nlu.model import Model
+from kefu.nlu.network import IntentNetwork, NetworkConfig
+from kefu.text.ngrams import NgramFeaturizer
+from kefu.text.tokenizer import train_tokenizer
+from kefu.training.augment import augment
+from kefu.training.config import TrainConfig
+from kefu.training.schedules import lr_factor
+
+# Batches are drawn from chunks of this many batches sorted by length: far less padding, still random.
+_BUCKET_BATCHES = 50
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _param_groups(net: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Decay only the weight matrices of the Transformer and head, not embeddings, biases or norms."""
+    decay, rest = [], []
+    for name, p in net.named_parameters():
+        is_table = name.startswith(("encoder.tok", "encoder.pos", "ngrams"))
+        (decay if p.dim() >= 2 and not is_table else rest).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def _length_buckets(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches = []
+    span = batch_size * _BUCKET_BATCHES
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start : start + span], key=lengths.__getitem__)
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _macro_f1(model: Model, examples: list[Example]) -> tuple[float, float]:
+    pred = model.predict_proba([e.text for e in examples]).argmax(-1).tolist()
+    gold = [model.labels.index(e.label) for e in examples]
+    acc = float(np.mean(np.array(pred) == np.array(gold)))
+    return float(f1_score(gold, pred, average="macro", zero_division=0)), acc
+
+
+def fit(
+    examples: list[Example],
+    config: TrainConfig | None = None,
+    val_examples: list[Example] | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> Model:
+    """Train an intent model. Without `val_examples`, `config.val_fraction` of the data is held out."""
+    cfg = config or TrainConfig()
+    seed_everything(cfg.seed)
+    if val_examples is None and cfg.val_fraction > 0:
+        examples, val_examples = stratified_split(examples, cfg.val_fraction, cfg.seed)
+    val_examples = val_examples or []
+    labels = sorted({e.label for e in examples})
+    label_id = {label: i for i, label in enumerate(labels)}
+    texts = [e.text for e in examples]
+    targets = torch.tensor([label_id[e.label] for e in examples])
+
+    tokenizer = train_tokenizer(texts, vocab_size=cfg.vocab_size)
+    ngrams = NgramFeaturizer().fit(texts) if cfg.ngrams else None
+    inputs = InputEncoder(tokenizer, ngrams, cfg.max_len)
+    enc_cfg = EncoderConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        max_len=cfg.max_len,
+        dim=cfg.dim,
+        layers=cfg.layers,
+        heads=cfg.heads,
+        ff_mult=cfg.ff_mult,
+        dropout=cfg.dropout,
+        init=cfg.init,
+    )
+    net = IntentNetwork(NetworkConfig(enc_cfg, n_intents=len(labels), n_ngrams=ngrams.size if ngrams else 0))
+    model = Model(net, inputs, labels, cfg.to_dict())
+    token_ids = inputs.token_ids(texts)
+    lengths = [len(s) for s in token_ids]
+
+    steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    opt = torch.optim.AdamW(_param_groups(net, cfg.weight_decay), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.schedule, total, int(cfg.warmup * total)))
+    rng = random.Random(cfg.seed)
+
+    best_f1, best_state, stale = -1.0, None, 0
+    history: list[dict] = []
+    started = time.perf_counter()
+    bar = Progress(
+        TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+        BarColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}  val acc {task.fields[val_acc]}"),
+        TimeRemainingColumn(),
+        disable=not progress,
+        transient=False,
+    )
+    task = bar.add_task("train", total=total, epoch=1, epochs=cfg.epochs, loss=0.0, val_acc="-")
+    interrupted = False
+    with bar:
+        try:
+            for epoch in range(1, cfg.epochs + 1):
+                net.train()
+                running = 0.0
+                for step, batch_idx in enumerate(_length_buckets(lengths, cfg.batch_size, rng), start=1):
+                    batch_texts = [texts[i] for i in batch_idx]
+                    batch_ids = [token_ids[i] for i in batch_idx]
+                    if cfg.augment:
+                        batch_texts = [augment(t, rng) if rng.random() < cfg.augment else t for t in batch_texts]
+                        batch_ids = inputs.token_ids(batch_texts)
+                    logits = net(inputs.batch(batch_texts, batch_ids))
+                    loss = F.cross_entropy(logits, targets[batch_idx], label_smoothing=cfg.label_smoothing)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+                    opt.step()
+                    sched.step()
+                    running += loss.item()
+                    bar.update(task, advance=1, epoch=epoch, loss=running / step)
+                net.eval()
+                record = {"epoch": epoch, "loss": running / steps_per_epoch, "seconds": time.perf_counter() - started}
+                if val_examples:
+                    record["val_macro_f1"], record["val_accuracy"] = _macro_f1(model, val_examples)
+                    bar.update(task, val_acc=f"{record['val_accuracy']:.3f}")
+                score = record.get("val_macro_f1", -record["loss"])
+                history.append(record)
+                if on_epoch:
+                    on_epoch(record)
+                if score > best_f1:
+                    best_f1, best_state, stale = score, copy.deepcopy(net.state_dict()), 0
+                else:
+                    stale += 1
+                    if stale >= cfg.patience:
+                        break
+        except KeyboardInterrupt:
+            interrupted = True
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    model.metrics = {
+        "history": history,
+        "train_seconds": time.perf_counter() - started,
+        "n_train": len(texts),
+        "n_val": len(val_examples),
+        "interrupted": interrupted,
+    }
+    if val_examples and history:
+        best = max(history, key=lambda r: r.get("val_macro_f1", 0.0))
+        model.metrics.update(best_epoch=best["epoch"], val_macro_f1=best["val_macro_f1"], val_accuracy=best["val_accuracy"])
+    return model

@@ -1,0 +1,70 @@
+import json
+
+import pytest
+import torch
+
+import kefu
+from kefu.errors import ArtifactError
+from kefu.nlu.evaluate import evaluate_model
+
+
+def test_end_to_end_gets_its_training_examples_right(tiny_model, tiny_examples):
+    predictions = tiny_model.predict([e.text for e in tiny_examples])
+    correct = sum(p.intent == e.label for p, e in zip(predictions, tiny_examples))
+    assert correct == len(tiny_examples)
+    first = predictions[0]
+    assert first.ranking[0]["intent"] == first.intent
+    assert len(first.ranking) == 3
+    assert abs(sum(r["confidence"] for r in first.ranking) - 1.0) < 1e-4
+
+
+def test_save_load_round_trip_gives_identical_predictions(tiny_model, saved_model):
+    texts = ["我要退款", "where is my package", "hello", "随便说点什么 random"]
+    loaded = kefu.load(saved_model)
+    torch.testing.assert_close(loaded.predict_proba(texts), tiny_model.predict_proba(texts))
+    assert loaded.labels == tiny_model.labels
+
+
+def test_artifact_files_and_version(saved_model):
+    names = {p.name for p in saved_model.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "labels.json", "metrics.json"} <= names
+    assert not any(n.endswith((".pt", ".pkl", ".bin")) for n in names)
+    config = json.loads((saved_model / "config.json").read_text())
+    assert config["kefu_version"] == kefu.__version__
+    assert config["format_version"] == 1
+
+
+def test_missing_file_is_named(saved_model):
+    (saved_model / "labels.json").unlink()
+    with pytest.raises(ArtifactError, match="missing labels.json"):
+        kefu.load(saved_model)
+
+
+def test_corrupt_weights_are_reported(saved_model):
+    (saved_model / "model.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(ArtifactError, match="corrupt weights"):
+        kefu.load(saved_model)
+
+
+def test_newer_format_is_refused(saved_model):
+    path = saved_model / "config.json"
+    config = json.loads(path.read_text())
+    config["format_version"] = 99
+    path.write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match="newer"):
+        kefu.load(saved_model)
+
+
+def test_labels_that_do_not_fit_the_weights(saved_model):
+    (saved_model / "labels.json").write_text(json.dumps(["a", "b"]))
+    with pytest.raises(ArtifactError, match="labels"):
+        kefu.load(saved_model)
+
+
+def test_evaluate_model_reports_perfect_training_fit(tiny_model, tiny_examples):
+    report = evaluate_model(tiny_model, tiny_examples)
+    assert report.accuracy == 1.0 and report.n == len(tiny_examples)
+
+
+def test_empty_text_is_predicted_without_error(tiny_model):
+    assert tiny_model.predict([""])[0].intent in tiny_model.labels

@@ -1,0 +1,63 @@
+import json
+
+from typer.testing import CliRunner
+
+from kefu.cli import app
+
+runner = CliRunner()
+
+
+def test_every_command_has_help_with_examples():
+    for command in ["train", "evaluate", "predict", "shell", "validate"]:
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0, command
+        assert "Example" in result.output
+
+
+def test_train_evaluate_predict(tmp_path, tiny_examples):
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps({"text": e.text, "intent": e.label}, ensure_ascii=False) for e in tiny_examples))
+    config = tmp_path / "c.yml"
+    config.write_text("dim: 32\nlayers: 1\nheads: 2\nepochs: 40\nlr: 0.003\nval_fraction: 0.0\nvocab_size: 200\n")
+    out = tmp_path / "m"
+    result = runner.invoke(app, ["train", str(data), "--out", str(out), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert (out / "model.safetensors").is_file()
+
+    result = runner.invoke(app, ["evaluate", str(out), str(data), "--json", "--report", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["n"] == len(tiny_examples) and report["accuracy"] == 1.0
+    assert {"macro_f1", "per_label"} <= report.keys()
+    assert (tmp_path / "r" / "index.html").is_file()
+
+    result = runner.invoke(app, ["predict", str(out), "--json"], input="我要退款\nhello\n")
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [x["intent"] for x in lines] == ["refund", "greet"]
+    assert {"text", "intent", "confidence", "ranking"} <= lines[0].keys()
+
+    result = runner.invoke(app, ["shell", str(out)], input="where is my order\nexit\n")
+    assert result.exit_code == 0 and "order_status" in result.output
+
+
+def test_bad_data_is_one_line_with_file_and_line(tmp_path):
+    data = tmp_path / "bad.csv"
+    data.write_text("text,intent\nhello,greet\nhi,greet\n")  # a single label
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert "bad.csv" in result.output and "at least two labels" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_validate_lists_warnings_with_lines(tmp_path):
+    data = tmp_path / "v.csv"
+    data.write_text("text,intent\nhello,greet\nhello,bye\nbye now,bye\nhi,greet\n")
+    result = runner.invoke(app, ["validate", str(data)])
+    assert result.exit_code == 0
+    assert "v.csv:2" in result.output and "v.csv:3" in result.output
+    assert runner.invoke(app, ["validate", str(data), "--strict"]).exit_code == 1
+
+
+def test_missing_model_dir(tmp_path):
+    result = runner.invoke(app, ["predict", str(tmp_path / "nope"), "hi"])
+    assert result.exit_code == 1 and "not a model directory" in result.output
