@@ -36,10 +36,10 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        # keep: (b, t) bool, True for real tokens; broadcast so no query attends to padding.
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=keep[:, None, None, :], dropout_p=self.dropout if self.training else 0.0
-        )
+        # keep: (b, t) bool, True for real tokens; broadcast so no query attends to padding. Without
+        # padding (one message at a time) the mask is dropped: SDPA's unmasked path is faster.
+        mask = None if bool(keep.all()) else keep[:, None, None, :]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
         return self.out(y.transpose(1, 2).reshape(b, t, d))
 
 

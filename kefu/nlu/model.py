@@ -48,11 +48,11 @@ class Model:
         """Intent probabilities (n, n_labels) in `self.labels` order."""
         if not texts:
             return torch.zeros(0, len(self.labels))
-        out = []
-        for i in range(0, len(texts), batch_size):
-            chunk = [t if t.strip() else " " for t in texts[i : i + batch_size]]
-            out.append(torch.softmax(self.network(self.inputs.batch(chunk)), dim=-1))
-        return torch.cat(out)
+        out = [
+            torch.softmax(self.network(self.inputs.batch(texts[i : i + batch_size])), dim=-1)
+            for i in range(0, len(texts), batch_size)
+        ]
+        return out[0] if len(out) == 1 else torch.cat(out)
 
     def predict(self, texts: str | list[str]) -> list[Prediction]:
         texts = [texts] if isinstance(texts, str) else list(texts)

@@ -17,7 +17,7 @@ INITS = ("normal", "xavier")
 class TrainConfig:
     encoder: str = "scratch"
     # encoder shape
-    dim: int = 256
+    dim: int = 128
     layers: int = 2
     heads: int = 4
     ff_mult: int = 4
@@ -29,7 +29,7 @@ class TrainConfig:
     # optimisation
     epochs: int = 4
     batch_size: int = 32
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.01
     warmup: float = 0.06  # fraction of all steps
     schedule: str = "cosine"

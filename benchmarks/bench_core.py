@@ -1,0 +1,123 @@
+"""The core benchmark: kefu's from-scratch encoder against TF-IDF + linear SVM, side by side.
+
+Run with `make bench`. Prints a table and writes benchmarks/results/core.json.
+"""
+
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.svm import LinearSVC
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import datasets  # noqa: E402
+
+import kefu  # noqa: E402
+from kefu.training import TrainConfig  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "core.json"
+LATENCY_SAMPLES = 300
+
+
+def _p50_ms(predict_one, texts: list[str]) -> float:
+    for t in texts[:20]:
+        predict_one(t)  # warm-up
+    times = []
+    for t in texts:
+        start = time.perf_counter()
+        predict_one(t)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def run_kefu(train, val, test, config: TrainConfig) -> dict:
+    start = time.perf_counter()
+    model = kefu.train(train, config, val=val)
+    seconds = time.perf_counter() - start
+    texts, gold = [e.text for e in test], [e.label for e in test]
+    pred = [p.intent for p in model.predict(texts)]
+    with tempfile.TemporaryDirectory() as tmp:
+        size = _dir_bytes(model.save(Path(tmp) / "m"))
+    return {
+        "system": "kefu scratch",
+        "accuracy": accuracy_score(gold, pred),
+        "macro_f1": f1_score(gold, pred, average="macro"),
+        "train_seconds": seconds,
+        "predict_ms_p50": _p50_ms(model.predict, datasets.sample(texts, LATENCY_SAMPLES)),
+        "model_bytes": size,
+        "best_epoch": model.metrics.get("best_epoch"),
+    }
+
+
+def run_baseline(train, test) -> dict:
+    """TF-IDF word 1-2-grams + char 2-5-grams, LinearSVC (validation not needed: no early stopping)."""
+    start = time.perf_counter()
+    word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    texts = [e.text for e in train]
+    x = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+    svm = LinearSVC(C=1.0).fit(x, [e.label for e in train])
+    seconds = time.perf_counter() - start
+
+    def predict(batch: list[str]):
+        return svm.predict(hstack([word.transform(batch), char.transform(batch)]).tocsr())
+
+    test_texts, gold = [e.text for e in test], [e.label for e in test]
+    pred = predict(test_texts)
+    vocab_bytes = sum(len(k.encode()) + 8 for v in (word, char) for k in v.vocabulary_)
+    return {
+        "system": "TF-IDF + LinearSVC",
+        "accuracy": accuracy_score(gold, pred),
+        "macro_f1": f1_score(gold, pred, average="macro"),
+        "train_seconds": seconds,
+        "predict_ms_p50": _p50_ms(lambda t: predict([t]), datasets.sample(test_texts, LATENCY_SAMPLES)),
+        "model_bytes": svm.coef_.astype(np.float32).nbytes + vocab_bytes,
+    }
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    config = TrainConfig()
+    rows = []
+    for name, loader in [("banking77", datasets.banking77), ("cais", datasets.cais)]:
+        train, val, test = loader()
+        for row in (run_baseline(train, test), run_kefu(train, val, test, config)):
+            row["dataset"] = name
+            rows.append(row)
+            Console(stderr=True).print(row)
+    table = Table(title=f"kefu core benchmark ({torch.get_num_threads()} threads, {platform.processor() or 'cpu'})")
+    for col in ["dataset", "system", "accuracy %", "macro-F1 %", "train s", "predict ms p50", "size MB"]:
+        table.add_column(col, justify="left" if col in ("dataset", "system") else "right")
+    for r in rows:
+        table.add_row(
+            r["dataset"],
+            r["system"],
+            f"{100 * r['accuracy']:.2f}",
+            f"{100 * r['macro_f1']:.2f}",
+            f"{r['train_seconds']:.1f}",
+            f"{r['predict_ms_p50']:.2f}",
+            f"{r['model_bytes'] / 1e6:.1f}",
+        )
+    Console().print(table)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"config": config.to_dict(), "rows": rows}, indent=2) + "\n")
+    print(f"results written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
