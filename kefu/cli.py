@@ -20,6 +20,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
+TextCol = Annotated[str | None, typer.Option(help="Text column name (auto-detected)")]
+LabelCol = Annotated[str | None, typer.Option(help="Label column name (auto-detected)")]
+ModelDir = Annotated[Path, typer.Argument(help="A model directory")]
 out = Console()
 
 
@@ -55,8 +58,8 @@ def train(
     encoder: Annotated[str | None, typer.Option(help="Encoder: scratch")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum number of epochs")] = None,
-    text_col: Annotated[str | None, typer.Option(help="Text column name (auto-detected)")] = None,
-    label_col: Annotated[str | None, typer.Option(help="Label column name (auto-detected)")] = None,
+    text_col: TextCol = None,
+    label_col: LabelCol = None,
     strict: Annotated[bool, typer.Option(help="Treat data warnings as errors")] = False,
 ) -> None:
     """Train an intent model on labelled utterances and save it to --out."""
@@ -97,8 +100,8 @@ def evaluate(
     data: Annotated[Path, typer.Argument(help="Labelled test data")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout")] = False,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report with plots to this directory")] = None,
-    text_col: Annotated[str | None, typer.Option(help="Text column name (auto-detected)")] = None,
-    label_col: Annotated[str | None, typer.Option(help="Label column name (auto-detected)")] = None,
+    text_col: TextCol = None,
+    label_col: LabelCol = None,
 ) -> None:
     """Score a model on labelled data: accuracy, macro-F1, per-intent table, calibration."""
     from kefu.data import load_dataset
@@ -136,7 +139,7 @@ def _read_texts(texts: list[str]) -> list[str]:
 )
 @_one_line_errors
 def predict(
-    model_dir: Annotated[Path, typer.Argument(help="A model directory")],
+    model_dir: ModelDir,
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify (default: stdin, one per line)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
 ) -> None:
@@ -162,7 +165,7 @@ def _ranking_table(prediction) -> Table:
 
 @app.command(epilog="Example:\n\n  kefu shell models/demo    (type a message; Ctrl-D or 'exit' quits)")
 @_one_line_errors
-def shell(model_dir: Annotated[Path, typer.Argument(help="A model directory")]) -> None:
+def shell(model_dir: ModelDir) -> None:
     """Chat with a model in the terminal: type a message, see the intent ranking."""
     from kefu.nlu.model import Model
 
@@ -183,8 +186,8 @@ def shell(model_dir: Annotated[Path, typer.Argument(help="A model directory")]) 
 @_one_line_errors
 def validate(
     data: Annotated[Path, typer.Argument(help="A data file to check")],
-    text_col: Annotated[str | None, typer.Option(help="Text column name (auto-detected)")] = None,
-    label_col: Annotated[str | None, typer.Option(help="Label column name (auto-detected)")] = None,
+    text_col: TextCol = None,
+    label_col: LabelCol = None,
     strict: Annotated[bool, typer.Option(help="Exit non-zero on warnings too")] = False,
 ) -> None:
     """Check a data file and list every problem with file and line."""
