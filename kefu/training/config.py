@@ -18,7 +18,7 @@ class TrainConfig:
     encoder: str = "scratch"
     # encoder shape
     dim: int = 128
-    layers: int = 2
+    layers: int = 1
     heads: int = 4
     ff_mult: int = 4
     dropout: float = 0.1
