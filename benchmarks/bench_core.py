@@ -21,10 +21,10 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.svm import LinearSVC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import datasets  # noqa: E402
+import datasets
 
-import kefu  # noqa: E402
-from kefu.training import TrainConfig  # noqa: E402
+import kefu
+from kefu.training import TrainConfig
 
 RESULTS = Path(__file__).resolve().parent / "results" / "core.json"
 LATENCY_SAMPLES = 300

@@ -37,7 +37,7 @@ class TrainConfig:
     clip: float = 1.0
     patience: int = 3  # epochs without a better validation macro-F1 before stopping
     val_fraction: float = 0.1
-    augment: float = 0.0  # probability that a training example is perturbed in an epoch
+    augment: float = 0.2  # probability that a training example is perturbed in an epoch
     seed: int = 0
 
     def __post_init__(self) -> None:
