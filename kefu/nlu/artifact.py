@@ -5,6 +5,9 @@ and a format version; a directory written by a newer format is refused with a me
 """
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -31,15 +34,30 @@ def save_artifact(
     ngrams: dict | None,
     metrics: dict,
 ) -> Path:
+    """Write the model beside `out_dir`, then swap it in: a crash never leaves half a model behind."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", {"kefu_version": __version__, "format_version": FORMAT_VERSION, **config})
-    save_file({k: v.contiguous() for k, v in state.items()}, str(out / "model.safetensors"))
-    (out / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
-    write_json(out / "labels.json", labels)
-    if ngrams is not None:
-        write_json(out / "ngrams.json", ngrams)
-    write_json(out / "metrics.json", metrics)
+    if out.exists() and any(out.iterdir()) and not (out / "config.json").is_file():
+        raise ArtifactError(f"{out}: exists and is not a kefu model directory; refusing to overwrite it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write_json(tmp / "config.json", {"kefu_version": __version__, "format_version": FORMAT_VERSION, **config})
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"))
+        (tmp / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
+        write_json(tmp / "labels.json", labels)
+        if ngrams is not None:
+            write_json(tmp / "ngrams.json", ngrams)
+        write_json(tmp / "metrics.json", metrics)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(out)
     return out
 
 

@@ -68,3 +68,17 @@ def test_evaluate_model_reports_perfect_training_fit(tiny_model, tiny_examples):
 
 def test_empty_text_is_predicted_without_error(tiny_model):
     assert tiny_model.predict([""])[0].intent in tiny_model.labels
+
+
+def test_save_replaces_an_older_model_and_leaves_no_temp_dirs(tiny_model, saved_model):
+    (saved_model / "ngrams.json").write_text("stale")
+    tiny_model.save(saved_model)
+    assert kefu.load(saved_model).labels == tiny_model.labels
+    assert sorted(p.name for p in saved_model.parent.iterdir()) == ["model"]
+
+
+def test_save_refuses_to_overwrite_a_foreign_directory(tiny_model, tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(ArtifactError, match="refusing to overwrite"):
+        tiny_model.save(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
