@@ -69,14 +69,14 @@ def train(
     cfg = TrainConfig.from_file(config) if config else TrainConfig()
     overrides = {k: v for k, v in {"encoder": encoder, "seed": seed, "epochs": epochs}.items() if v is not None}
     cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides}, source="command line")
-    examples, warnings = load_dataset(data, text_col=text_col, label_col=label_col, strict=strict)
-    for w in warnings:
-        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
-    val_examples = None
-    if val is not None:
-        val_examples, val_warnings = load_dataset(val, text_col=text_col, label_col=label_col, strict=strict)
-        for w in val_warnings:
+    def load(path: Path):
+        examples, warnings = load_dataset(path, text_col=text_col, label_col=label_col, strict=strict)
+        for w in warnings:
             err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
+        return examples
+
+    examples = load(data)
+    val_examples = load(val) if val is not None else None
     labels = {e.label for e in examples}
     err.print(f"training on {len(examples)} examples, {len(labels)} intents")
     model = fit(examples, cfg, val_examples=val_examples, progress=True)

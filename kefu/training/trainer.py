@@ -57,9 +57,11 @@ def _length_buckets(lengths: list[int], batch_size: int, rng: random.Random) -> 
     return batches
 
 
-def _macro_f1(model: Model, examples: list[Example]) -> tuple[float, float]:
+def _validation_scores(model: Model, examples: list[Example]) -> tuple[float, float]:
+    """(macro-F1, accuracy); a validation label absent from training (-1) can only count as an error."""
     pred = model.predict_proba([e.text for e in examples]).argmax(-1).tolist()
-    gold = [model.labels.index(e.label) for e in examples]
+    label_id = {label: i for i, label in enumerate(model.labels)}
+    gold = [label_id.get(e.label, -1) for e in examples]
     acc = float(np.mean(np.array(pred) == np.array(gold)))
     return float(f1_score(gold, pred, average="macro", zero_division=0)), acc
 
@@ -142,7 +144,7 @@ def fit(
                 net.eval()
                 record = {"epoch": epoch, "loss": running / steps_per_epoch, "seconds": time.perf_counter() - started}
                 if val_examples:
-                    record["val_macro_f1"], record["val_accuracy"] = _macro_f1(model, val_examples)
+                    record["val_macro_f1"], record["val_accuracy"] = _validation_scores(model, val_examples)
                     bar.update(task, val_acc=f"{record['val_accuracy']:.3f}")
                 score = record.get("val_macro_f1", -record["loss"])
                 history.append(record)

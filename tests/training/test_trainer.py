@@ -23,3 +23,12 @@ def test_api_train_from_file(tmp_path):
     path.write_text("\n".join(rows) + "\n")
     model = kefu.train(path, TrainConfig(dim=16, layers=1, heads=2, epochs=20, lr=3e-3, val_fraction=0.0))
     assert model.predict("refund please 1")[0].intent == "refund"
+
+
+def test_validation_label_unseen_in_training_counts_as_error(tiny_examples):
+    from kefu.data import Example
+
+    cfg = TrainConfig(dim=16, layers=1, heads=2, epochs=1, vocab_size=1000)
+    val = [Example("cancel my subscription", "cancel"), Example("hello", "greet")]
+    model = fit(tiny_examples, cfg, val_examples=val, progress=False)
+    assert model.metrics["val_accuracy"] <= 0.5
