@@ -81,7 +81,7 @@ class TrainConfig:
             raise ConfigError(f"{source}: unknown config field '{unknown[0]}' (known: {', '.join(sorted(known))})")
         try:
             return cls(**data)
-        except TypeError as e:
+        except (TypeError, ConfigError) as e:
             raise ConfigError(f"{source}: {e}") from None
 
     @classmethod

@@ -22,3 +22,10 @@ def test_yaml_and_json_files(tmp_path):
     (tmp_path / "c.yml").write_text("dim: 64\nschedule: linear\n")
     assert TrainConfig.from_file(tmp_path / "c.json") == TrainConfig.from_file(tmp_path / "c.yml")
     assert TrainConfig.from_file(tmp_path / "c.yml").dim == 64
+
+
+def test_invalid_value_in_a_file_names_the_file(tmp_path):
+    path = tmp_path / "bad.yml"
+    path.write_text("dim: -3\n")
+    with pytest.raises(ConfigError, match=r"bad.yml: config field 'dim' = -3 is invalid"):
+        TrainConfig.from_file(path)
