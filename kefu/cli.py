@@ -155,7 +155,8 @@ def predict(
 
 
 def _ranking_table(prediction) -> Table:
-    table = Table(show_header=True, header_style="bold")
+    caption = f"out of scope (score {prediction.oos_score:.3f})" if prediction.oos else None
+    table = Table(show_header=True, header_style="bold", caption=caption)
     table.add_column("intent")
     table.add_column("confidence", justify="right")
     for r in prediction.ranking:

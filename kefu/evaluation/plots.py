@@ -113,3 +113,26 @@ def plot_reliability(bins: list[dict], ece: float, path: str | Path) -> None:
             fig.savefig(path, dpi=100)
         finally:
             plt.close(fig)
+
+
+def plot_oos_curve(curve: list[dict], threshold: float | None, path: str | Path) -> None:
+    """Save in-scope accuracy and out-of-scope recall against the threshold, with the chosen one marked."""
+    xs = [p["threshold"] for p in curve]
+    with _cjk_friendly():
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        try:
+            for key, name in (("in_scope_accuracy", "in-scope accuracy"), ("oos_recall", "out-of-scope recall")):
+                ys = [p[key] for p in curve]
+                if all(y is not None for y in ys):
+                    ax.plot(xs, ys, label=name)
+            if threshold is not None:
+                ax.axvline(threshold, linestyle="--", color="grey", label=f"chosen threshold {threshold:.3f}")
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1.01)
+            ax.set_xlabel("threshold on the best in-scope probability")
+            ax.set_title("Out-of-scope detection as the threshold moves")
+            ax.legend(loc="lower left")
+            fig.tight_layout()
+            fig.savefig(path, dpi=100)
+        finally:
+            plt.close(fig)

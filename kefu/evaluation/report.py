@@ -17,7 +17,7 @@ from kefu.evaluation.metrics import (
     misclassified_examples,
     resolve_labels,
 )
-from kefu.evaluation.plots import plot_confusion_matrix, plot_reliability
+from kefu.evaluation.plots import plot_confusion_matrix, plot_oos_curve, plot_reliability
 
 _HTML_MISCLASSIFIED = 50
 _PER_LABEL_HEADER = ("label", "precision", "recall", "f1", "support")
@@ -124,6 +124,9 @@ def write_report(report: EvalReport, out_dir: str | Path, title: str = "kefu eva
     (out / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     plot_confusion_matrix(report.confusion, report.labels, out / "confusion_matrix.png")
     plot_reliability(report.reliability, report.ece, out / "reliability.png")
+    if report.extra.get("oos_curve"):
+        chosen = (report.extra.get("oos_threshold") or {}).get("value")
+        plot_oos_curve(report.extra["oos_curve"], chosen, out / "oos_curve.png")
     index = out / "index.html"
     index.write_text(_render_html(report, title), encoding="utf-8")
     return index
@@ -212,6 +215,20 @@ def _render_html(report: EvalReport, title: str) -> str:
         "<h2>Reliability</h2>",
         '<img src="reliability.png" alt="reliability diagram">',
     ]
+    if report.extra.get("oos_curve"):
+        sections += [
+            "<h2>Out-of-scope detection</h2>",
+            _table(
+                ("in-scope accuracy", "out-of-scope recall", "out-of-scope precision", "AUROC"),
+                [
+                    tuple(
+                        "-" if report.extra.get(k) is None else _percent(report.extra[k])
+                        for k in ("in_scope_accuracy", "oos_recall", "oos_precision", "oos_auroc")
+                    )
+                ],
+            ),
+            '<img src="oos_curve.png" alt="in-scope accuracy against out-of-scope recall">',
+        ]
     if report.extra:
         extra = json.dumps(report.extra, ensure_ascii=False, indent=2)
         sections += ["<h2>Other sections</h2>", f"<pre>{escape(extra)}</pre>"]

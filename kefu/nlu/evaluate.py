@@ -3,15 +3,23 @@
 from kefu.data import Example
 from kefu.evaluation import EvalReport, evaluate_predictions
 from kefu.nlu.model import Model
+from kefu.nlu.oos import OOS_LABEL, canonical_label, is_oos, oos_metrics, threshold_curve
 
 
 def evaluate_model(model: Model, examples: list[Example]) -> EvalReport:
+    """The intent report; with out-of-scope gold labels or an OOS threshold, the out-of-scope scores too."""
     texts = [e.text for e in examples]
+    gold = [canonical_label(e.label) for e in examples]
     predictions = model.predict(texts)
-    return evaluate_predictions(
-        texts,
-        [e.label for e in examples],
-        [p.intent for p in predictions],
-        [p.confidence for p in predictions],
-        labels=model.labels,
+    pred = [p.intent for p in predictions]
+    report = evaluate_predictions(
+        texts, gold, pred, [p.confidence for p in predictions], labels=model.labels
     )
+    if model.oos is not None or any(is_oos(g) for g in gold):
+        report.extra.update(oos_metrics(gold, pred, [p.oos_score for p in predictions]))
+        report.extra["oos_threshold"] = model.oos.to_dict() if model.oos is not None else None
+        # The sweep needs each message's best in-scope intent, whatever the threshold decided.
+        best = [next(r["intent"] for r in p.ranking if r["intent"] != OOS_LABEL) for p in predictions]
+        forced = [p.ranking[0]["intent"] == OOS_LABEL for p in predictions]
+        report.extra["oos_curve"] = threshold_curve(gold, best, [1 - p.oos_score for p in predictions], forced)
+    return report

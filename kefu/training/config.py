@@ -39,6 +39,9 @@ class TrainConfig:
     val_fraction: float = 0.1
     augment: float = 0.2  # probability that a training example is perturbed in an epoch
     seed: int = 0
+    # out-of-scope: a fixed threshold, or None to choose one on validation data
+    oos_threshold: float | None = None
+    oos_reject_rate: float = 0.02  # share of in-scope validation rejected when no OOS example is known
 
     def __post_init__(self) -> None:
         checks = {
@@ -58,6 +61,8 @@ class TrainConfig:
             "augment": 0 <= self.augment <= 1,
             "max_len": self.max_len >= 4,
             "vocab_size": self.vocab_size >= 100,
+            "oos_threshold": self.oos_threshold is None or 0 <= self.oos_threshold <= 1,
+            "oos_reject_rate": 0 <= self.oos_reject_rate < 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -8,6 +8,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from kefu.nlu.encoder import EncoderConfig
 from kefu.nlu.inputs import InputEncoder
 from kefu.nlu.model import Model
 from kefu.nlu.network import IntentNetwork, NetworkConfig
+from kefu.nlu.oos import OOS_LABEL, Threshold, canonical_label, choose_threshold
 from kefu.text.ngrams import NgramFeaturizer
 from kefu.text.tokenizer import train_tokenizer
 from kefu.training.augment import augment
@@ -78,7 +80,7 @@ def fit(
     seed_everything(cfg.seed)
     if val_examples is None and cfg.val_fraction > 0:
         examples, val_examples = stratified_split(examples, cfg.val_fraction, cfg.seed)
-    val_examples = val_examples or []
+    examples, val_examples = _canonical(examples), _canonical(val_examples or [])
     labels = sorted({e.label for e in examples})
     label_id = {label: i for i, label in enumerate(labels)}
     texts = [e.text for e in examples]
@@ -171,4 +173,19 @@ def fit(
     if val_examples and history:
         best = max(history, key=lambda r: r.get("val_macro_f1", 0.0))
         model.metrics.update(best_epoch=best["epoch"], val_macro_f1=best["val_macro_f1"], val_accuracy=best["val_accuracy"])
+    model.oos = _oos_threshold(model, val_examples, cfg)
     return model
+
+
+def _canonical(examples: list[Example]) -> list[Example]:
+    """Every spelling of out-of-scope (`oos`, ...) becomes one label, in training and validation alike."""
+    return [e if canonical_label(e.label) == e.label else replace(e, label=OOS_LABEL) for e in examples]
+
+
+def _oos_threshold(model: Model, val_examples: list[Example], cfg: TrainConfig) -> Threshold | None:
+    if cfg.oos_threshold is not None:
+        return Threshold(cfg.oos_threshold, "config", 0)
+    if not val_examples:
+        return None
+    probs = model.predict_proba([e.text for e in val_examples]).numpy()
+    return choose_threshold(probs, model.labels, [e.label for e in val_examples], cfg.oos_reject_rate)

@@ -1,0 +1,205 @@
+"""`Store`: the engine, sessions and migrations for one database URL.
+
+SQLite is the default (a file, `kefu.db` in the working directory); a `postgresql://` URL selects
+PostgreSQL through psycopg 3. Several server workers may share one SQLite file: connections use WAL
+(readers never block the writer), `busy_timeout` (a writer waits for the lock instead of failing at once)
+and foreign keys (SQLite ignores them unless asked). Write transactions begin with `BEGIN IMMEDIATE`, so a
+transaction that reads then writes (e.g. "next turn number") holds the write lock from its first read and
+cannot interleave with another writer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from kefu.store.errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+DEFAULT_SQLITE_PATH = "kefu.db"
+ENV_URL = "KEFU_DATABASE_URL"
+# Any constant will do; it only has to be the same in every process that migrates the same database.
+_PG_MIGRATION_LOCK = 0x6B656675  # "kefu"
+_WRITE = "kefu_write"  # execution option marking the engine whose transactions take the write lock
+
+
+def resolve_url(url: str | None = None, path: str | os.PathLike[str] | None = None) -> URL:
+    """The database URL to use: `url`, else a SQLite file at `path`, else $KEFU_DATABASE_URL, else kefu.db.
+
+    `postgresql://` and `postgres://` URLs get the psycopg 3 driver, the only PostgreSQL driver kefu ships.
+    """
+    raw = url
+    if raw is None and path is None:
+        raw = os.environ.get(ENV_URL) or None
+    if raw is None:
+        return URL.create("sqlite", database=str(Path(path or DEFAULT_SQLITE_PATH).resolve()))
+    try:
+        parsed = make_url(raw)
+    except ArgumentError:
+        # Not echoed back: an unparsable URL might carry a password in an unexpected place.
+        raise StoreError("invalid database URL (expected e.g. sqlite:///kefu.db or postgresql://...)") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def safe_url(url: URL) -> str:
+    """The URL as text with the password masked, fit for messages and logs."""
+    return url.render_as_string(hide_password=True)
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at the migrations shipped inside the package (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+class Store:
+    """One database: engine, session factories and migrations.
+
+    Create one per process and share it between threads; every operation opens its own short session.
+    `url=None` uses `path` (a SQLite file) if given, else $KEFU_DATABASE_URL, else `./kefu.db`.
+    Nothing connects until the first use; a database that cannot be reached raises `StoreError`.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        busy_timeout_ms: int = 5000,
+        echo: bool = False,
+    ) -> None:
+        self.url = resolve_url(url, path)
+        self.busy_timeout_ms = busy_timeout_ms
+        try:
+            self.engine: Engine = create_engine(self.url, echo=echo, pool_pre_ping=not self.is_sqlite)
+        except (NoSuchModuleError, ArgumentError) as error:
+            raise StoreError(f"unsupported database URL {safe_url(self.url)}: {error}") from None
+        event.listen(self.engine, "handle_error", self._on_error)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", self._on_sqlite_connect)
+            event.listen(self.engine, "begin", self._on_sqlite_begin)
+        elif self.dialect == "postgresql":
+            event.listen(self.engine, "connect", _on_postgres_connect)
+        # Same pool, but transactions started through it take SQLite's write lock up front.
+        self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        # expire_on_commit=False: values read in a transaction stay readable after it commits.
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
+
+    def __repr__(self) -> str:
+        return f"Store({safe_url(self.url)!r})"
+
+    @property
+    def dialect(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    # ----------------------------------------------------------------------------------------- sessions
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries only; rolled back on exit (nothing to commit)."""
+        with self._reader() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose transaction is committed on normal exit and rolled back on an exception."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    @property
+    def sessionmaker(self) -> sessionmaker[Session]:
+        """The factory of write sessions, for callers that manage transactions themselves."""
+        return self._writer
+
+    # --------------------------------------------------------------------------------------- migrations
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema up to `revision` (`alembic upgrade`); safe to call from several workers at once."""
+        config = alembic_config()
+        try:
+            with self._write_engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    # Serialise concurrent upgrades; released when this transaction ends.
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+        except CommandError as error:
+            # E.g. the database was migrated by a newer kefu whose revision this version does not know.
+            raise StoreError(f"cannot migrate database {safe_url(self.url)}: {error}") from None
+
+    def current_revision(self) -> str | None:
+        """The Alembic revision the database is at, or None if it was never migrated."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        """The newest revision shipped with this version of kefu."""
+        return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    def dispose(self) -> None:
+        """Close pooled connections (e.g. before a fork, or at shutdown)."""
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------------------------------- events
+
+    def _on_sqlite_connect(self, dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _on_sqlite_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL may itself have to wait for another process's lock.
+            cursor.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, far fewer fsyncs
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _on_sqlite_begin(connection: Any) -> None:
+        # A deferred BEGIN would take the write lock only at the first write, so two "read max(seq), insert"
+        # transactions could both read the same max; IMMEDIATE takes it at BEGIN. Reads stay deferred.
+        immediate = connection.get_execution_options().get(_WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def _on_error(self, context: ExceptionContext) -> None:
+        # Only failures to connect are translated: there is no statement to blame, and the user's fix is
+        # the URL (or the server). Errors inside a statement keep SQLAlchemy's own, more precise type.
+        if context.connection is None and context.original_exception is not None:
+            reason = str(context.original_exception).strip().splitlines()
+            detail = reason[0] if reason else type(context.original_exception).__name__
+            raise StoreError(f"cannot connect to database {safe_url(self.url)}: {detail}") from None
+
+
+def _on_postgres_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Timestamps are grouped by calendar day in SQL (analytics); that day must be the UTC day on every
+    # connection, whatever the server's default time zone.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        dbapi_connection.autocommit = autocommit
