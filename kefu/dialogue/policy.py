@@ -1,0 +1,426 @@
+"""Choose the bot's answer to one customer message.
+
+:func:`decide` is a pure function of the NLU result, the conversation state, the domain and the
+knowledge-base hit: it returns the :class:`Decision` and the new state, and never changes the state it
+was given. The rules, first match wins:
+
+0. Already handed off: the conversation belongs to a human agent; decision ``handoff`` with no text.
+   (Before the rules the input is normalised: the language is detected, a clicked button payload such
+   as ``/intent:refund`` - or a typed option title or number after a clarify question - becomes that
+   intent with confidence 1, and this turn's entities fill their slots.)
+1. Handoff: a confident handoff intent (the customer asks for a person), or negative sentiment at or
+   above ``policy.handoff_on_negative``. (The third trigger, too many fallbacks, is applied wherever a
+   fallback would be given, see 5.)
+2. Active form: the requested slot is filled from this turn's entities, or from the whole message for a
+   free-text slot; the next missing slot is asked; once complete the form intent's reply is given and
+   the form cleared. A different intent at ``policy.leave_form_threshold`` or above, when the message
+   did not answer the question, leaves the form and the rules continue. Asking the same question again
+   because the answer did not fill the slot counts as a fallback, so a stuck customer reaches a person.
+3. Clarify: two or more intents with confidence >= ``clarify_min`` within ``clarify_margin`` of the
+   best -> ask which one, with buttons titled from ``intent_labels`` in the customer's language.
+4. Out of scope (``nlu.oos``, no intent, or confidence below ``confidence_threshold``): the knowledge
+   base answer when ``kb_hit.score >= kb_threshold`` (decision ``kb``), else the fallback.
+5. In scope but the intent has no replies of its own (FAQ intents, or intents missing from the domain):
+   the knowledge-base answer as in 4, else the fallback. Every fallback adds one to
+   ``state.fallback_count``; one more than ``max_fallbacks`` in a row is a handoff instead.
+6. The intent's reply, a variant picked with ``rng`` and ``{slot}`` placeholders filled. An intent with
+   a form whose slots are missing starts the form and asks for the first one instead.
+
+The reply language follows the customer (:func:`detect_language`, keeping the previous language when a
+message has no language of its own) and is stored in the state. Any decision that is not a fallback
+resets ``fallback_count``.
+"""
+
+import random
+import string
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from kefu.dialogue.domain import Domain, FormSpec, Texts
+from kefu.dialogue.language import detect_language
+from kefu.dialogue.state import ConversationState, SlotValue
+
+PAYLOAD_PREFIX = "/intent:"  # the payload of a clarify button is PAYLOAD_PREFIX + intent
+MAX_CLARIFY_OPTIONS = 3
+
+DecisionKind = Literal["reply", "form", "clarify", "kb", "fallback", "handoff"]
+
+
+@dataclass
+class NluResult:
+    """What the NLU found in one message.
+
+    ``ranking`` is best first, as ``(intent, confidence)`` pairs or ``{"intent", "confidence"}`` dicts
+    (the form :class:`kefu.Prediction` uses); entities are ``{"type", "value", "start", "end"}`` dicts
+    or objects with a ``to_dict()`` giving one (``kefu.entities.Entity``);
+    ``sentiment`` is ``{"label": "negative", "score": 0.93}`` or a ``{label: probability}`` dict.
+    """
+
+    text: str
+    intent: str | None
+    confidence: float
+    ranking: list[tuple[str, float]] = field(default_factory=list)
+    oos: bool = False
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    sentiment: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        pairs = [(r["intent"], r["confidence"]) if isinstance(r, dict) else tuple(r) for r in self.ranking]
+        if not pairs and self.intent is not None:
+            pairs = [(self.intent, self.confidence)]
+        self.ranking = sorted(((name, float(conf)) for name, conf in pairs), key=lambda p: -p[1])
+        self.entities = [e.to_dict() if hasattr(e, "to_dict") else dict(e) for e in self.entities]
+
+
+@dataclass(frozen=True)
+class KbHit:
+    """The best knowledge-base passage for the message; ``score`` on the retriever's scale."""
+
+    answer: str
+    source: str
+    score: float
+
+
+@dataclass
+class Decision:
+    """What to send back. ``handoff`` asks the server to route the conversation to a human agent."""
+
+    kind: DecisionKind
+    text: str
+    intent: str | None = None
+    buttons: list[dict[str, str]] = field(default_factory=list)  # [{"title", "payload"}]
+    sources: list[str] = field(default_factory=list)  # knowledge-base sources of a 'kb' answer
+    handoff: bool = False
+    reason: str = ""  # for logs and debugging, in English
+    language: str = "en"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def decide(
+    nlu: NluResult,
+    state: ConversationState,
+    domain: Domain,
+    kb_hit: KbHit | None = None,
+    rng: random.Random | None = None,
+) -> tuple[Decision, ConversationState]:
+    """Decide the answer to one message; return it with the new conversation state.
+
+    ``rng`` picks among reply variants; without one the first variant is always used.
+    """
+    return _Turn(nlu, state, domain, kb_hit, rng).run()
+
+
+def negative_score(sentiment: dict[str, Any] | None) -> float | None:
+    """The probability that a message is negative, from either sentiment shape; None when unknown."""
+    if not sentiment:
+        return None
+    # classifiers differ in case ("NEGATIVE" from many Hugging Face models)
+    if "label" in sentiment:
+        return float(sentiment.get("score", 1.0)) if str(sentiment["label"]).lower() == "negative" else 0.0
+    value = {str(key).lower(): prob for key, prob in sentiment.items()}.get("negative")
+    return float(value) if isinstance(value, int | float) else None
+
+
+class _Turn:
+    """One call of :func:`decide`: the rules as methods sharing the turn's inputs and the new state."""
+
+    def __init__(
+        self,
+        nlu: NluResult,
+        state: ConversationState,
+        domain: Domain,
+        kb_hit: KbHit | None,
+        rng: random.Random | None,
+    ):
+        self.nlu, self.domain, self.settings = nlu, domain, domain.policy
+        self.kb_hit, self.rng = kb_hit, rng
+        self.state = state.copy()
+        self.intent, self.confidence, self.oos = nlu.intent, nlu.confidence, nlu.oos
+        self.ranking = nlu.ranking
+        self.clicked = False
+        self.filled: set[str] = set()  # slots filled from this turn's entities
+        self.fallback_counted = False
+        self.notes: list[str] = []  # things worth adding to the decision's reason
+
+    def run(self) -> tuple[Decision, ConversationState]:
+        state = self.state
+        if state.handed_off:
+            decision = Decision(
+                "handoff",
+                "",
+                handoff=True,
+                reason="already handed off to a human agent",
+                language=state.language or self.domain.languages[0],
+            )
+            return decision, state
+        self._resolve_choice(state.pending_clarify)
+        state.pending_clarify = []
+        state.language = self._language()
+        self._fill_slots()
+        decision = (
+            self._handoff_rule()
+            or self._form_rule()
+            or self._clarify_rule()
+            or self._out_of_scope_rule()
+            or self._answer_rule()
+        )
+        if not self.fallback_counted:
+            state.fallback_count = 0
+        if decision.intent is not None:
+            state.last_intent = decision.intent
+        decision.language = state.language
+        decision.reason = "; ".join([*self.notes, decision.reason])
+        return decision, state
+
+    # input normalisation
+
+    def _resolve_choice(self, pending: list[str]) -> None:
+        """Turn a clicked button (or a typed option title or number) into its intent, confidence 1."""
+        text = self.nlu.text.strip()
+        chosen = None
+        if text.startswith(PAYLOAD_PREFIX):
+            name = text[len(PAYLOAD_PREFIX) :].strip()
+            # only intents the bot could have offered; anything else is treated as ordinary text
+            if name in self.domain.intents or name in pending:
+                chosen = name
+        elif pending:
+            typed = _plain(text)
+            for number, intent in enumerate(pending, start=1):
+                titles = {_plain(self.domain.label(intent, lang)) for lang in self.domain.languages}
+                if typed == str(number) or typed in titles:
+                    chosen = intent
+                    break
+        if chosen is not None:
+            self.intent, self.confidence, self.oos = chosen, 1.0, False
+            self.ranking = [(chosen, 1.0)]
+            self.clicked = True
+            self.notes.append(f"chose {chosen}")
+
+    def _language(self) -> str:
+        languages = self.domain.languages
+        previous = self.state.language if self.state.language in languages else None
+        if self.clicked:  # a payload or option number says nothing about the customer's language
+            return previous or languages[0]
+        # entity values (order numbers, emails) are language-neutral, so they are left out
+        detected = detect_language(
+            _without_entities(self.nlu.text, self.nlu.entities), languages[0], previous
+        )
+        return detected if detected in languages else previous or languages[0]
+
+    def _fill_slots(self) -> None:
+        for entity in self.nlu.entities:
+            value = entity.get("value")
+            if value is None or value == "":
+                continue
+            for slot in self.domain.slots_for_entity(entity.get("type", "")):
+                if slot not in self.filled:  # the first entity of a type in the message wins
+                    self.state.slots[slot] = _slot_value(value)
+                    self.filled.add(slot)
+
+    # rules
+
+    def _handoff_rule(self) -> Decision | None:
+        spec = self.domain.intents.get(self.intent or "")
+        if spec is not None and spec.handoff and self._confident():
+            return self._handoff(f"customer asked for a person ({spec.name})", spec.replies, spec.name)
+        threshold, score = self.settings.handoff_on_negative, negative_score(self.nlu.sentiment)
+        if threshold is not None and score is not None and score >= threshold and not self.clicked:
+            return self._handoff(f"negative sentiment {score:.2f} >= {threshold}")
+        return None
+
+    def _form_rule(self) -> Decision | None:
+        state = self.state
+        if state.active_form is None:
+            return None
+        form = self.domain.forms.get(state.active_form)
+        intent = self.domain.intents.get(state.form_intent or "")
+        if form is None or intent is None or intent.form != form.name:
+            # the domain changed since the form started (the state outlives deployments): drop the form
+            self._clear_form()
+            return None
+        requested = state.requested_slot
+        answered = requested in self.filled
+        if (
+            not answered
+            and self.intent != intent.name
+            and self._confident(self.settings.leave_form_threshold)
+        ):
+            self.notes.append(f"left form {form.name}")
+            self._clear_form()
+            return None
+        slot = self.domain.slots.get(requested or "")
+        text = self.nlu.text.strip()
+        if not answered and slot is not None and slot.free_text and text and not self.clicked:
+            state.slots[slot.name] = text
+            answered = True
+        progress = answered or bool(self.filled & set(form.required))
+        return self._ask_or_complete(form, intent.name, progress)
+
+    def _clarify_rule(self) -> Decision | None:
+        margin = self.settings.clarify_margin
+        if not margin or self.oos or not self.ranking:
+            return None
+        best = self.ranking[0][1]
+        options = [
+            (name, conf)
+            for name, conf in self.ranking
+            if conf >= self.settings.clarify_min and best - conf <= margin
+        ][:MAX_CLARIFY_OPTIONS]
+        if len(options) < 2:
+            return None
+        language = self.state.language
+        titles = [self.domain.label(name, language) for name, _ in options]
+        self.state.pending_clarify = [name for name, _ in options]
+        text = self._text(self.domain.clarify, options=_join(titles, language))
+        names = [name for name, _ in options]
+        buttons = [{"title": t, "payload": PAYLOAD_PREFIX + n} for t, n in zip(titles, names, strict=True)]
+        close = ", ".join(f"{name} {conf:.2f}" for name, conf in options)
+        return Decision("clarify", text, buttons=buttons, reason=f"intents within {margin}: {close}")
+
+    def _out_of_scope_rule(self) -> Decision | None:
+        if self.oos:
+            reason = "out of scope"
+        elif self.intent is None:
+            reason = "no intent"
+        elif self.confidence < self.settings.confidence_threshold:
+            reason = f"{self.intent} confidence {self.confidence:.2f} < {self.settings.confidence_threshold}"
+        else:
+            return None
+        return self._kb(reason, intent=None) or self._fallback(reason)
+
+    def _answer_rule(self) -> Decision:
+        assert self.intent is not None  # the out-of-scope rule took the turns without one
+        spec = self.domain.intents.get(self.intent)
+        if spec is None or not spec.replies:
+            reason = f"{self.intent} has no replies"
+            return self._kb(reason, intent=self.intent) or self._fallback(
+                f"{reason} and no knowledge-base answer"
+            )
+        if spec.form is not None:
+            form = self.domain.forms[spec.form]
+            # a new request ("where is my order?") is usually about something new: slots from earlier
+            # requests are asked again rather than assumed, unless this very message gave them
+            for name in form.required:
+                if name not in self.filled:
+                    self.state.slots.pop(name, None)
+            return self._ask_or_complete(form, spec.name, progress=True)
+        return self._reply(spec.name, f"{spec.name} {self.confidence:.2f}")
+
+    # decisions
+
+    def _ask_or_complete(self, form: FormSpec, intent: str, progress: bool) -> Decision:
+        state = self.state
+        missing = [name for name in form.required if name not in state.slots]
+        if not missing:
+            self._clear_form()
+            return self._reply(intent, f"form {form.name} complete")
+        slot = missing[0]
+        again = slot == state.requested_slot and not progress
+        if again:
+            handoff = self._count_fallback()
+            if handoff is not None:
+                return handoff
+        state.active_form, state.form_intent, state.requested_slot = form.name, intent, slot
+        reason = f"{'asking again' if again else 'asking'} for {slot} (form {form.name})"
+        return Decision("form", self._text(form.ask[slot]), intent=intent, reason=reason)
+
+    def _reply(self, intent: str, reason: str) -> Decision:
+        return Decision(
+            "reply", self._text(self.domain.intents[intent].replies), intent=intent, reason=reason
+        )
+
+    def _kb(self, reason: str, intent: str | None) -> Decision | None:
+        hit = self.kb_hit
+        if hit is None or hit.score < self.settings.kb_threshold:
+            return None
+        reason = f"{reason}; knowledge base {hit.score:.2f} >= {self.settings.kb_threshold}"
+        return Decision("kb", hit.answer, intent=intent, sources=[hit.source], reason=reason)
+
+    def _fallback(self, reason: str) -> Decision:
+        return self._count_fallback() or Decision("fallback", self._text(self.domain.fallback), reason=reason)
+
+    def _count_fallback(self) -> Decision | None:
+        """Count one more turn without an answer; the handoff when that is one too many."""
+        count, limit = self.state.fallback_count + 1, self.settings.max_fallbacks
+        if limit is not None and count > limit:
+            return self._handoff(f"{count} turns in a row without an answer (max_fallbacks {limit})")
+        self.state.fallback_count = count
+        self.fallback_counted = True
+        return None
+
+    def _handoff(self, reason: str, replies: Texts | None = None, intent: str | None = None) -> Decision:
+        self._clear_form()
+        self.state.handed_off = True
+        text = self._text(replies or self.domain.handoff_reply)
+        return Decision("handoff", text, intent=intent, handoff=True, reason=reason)
+
+    # helpers
+
+    def _confident(self, threshold: float | None = None) -> bool:
+        if threshold is None:
+            threshold = self.settings.confidence_threshold
+        return not self.oos and self.intent is not None and self.confidence >= threshold
+
+    def _clear_form(self) -> None:
+        self.state.active_form = self.state.form_intent = self.state.requested_slot = None
+
+    def _text(self, texts: Texts, **extra: str) -> str:
+        """A variant in the conversation's language with its placeholders filled."""
+        variants = texts.get(self.state.language or "") or next((v for v in texts.values() if v), ())
+        if not variants:
+            return ""
+        values = {name: value for name, value in self.state.slots.items() if value is not None}
+        values.update(extra)
+        # a variant whose placeholders are all known beats one that would show a gap
+        complete = [v for v in variants if _placeholders(v) <= values.keys()] or list(variants)
+        chosen = self.rng.choice(complete) if self.rng is not None else complete[0]
+        return _render(chosen, values)
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def _render(template: str, values: dict[str, Any]) -> str:
+    """Fill ``{name}`` placeholders; unknown ones become empty (the domain file was validated)."""
+    parts = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        parts.append(literal)
+        if name is not None:
+            parts.append(str(values.get(name, "")))
+    return "".join(parts)
+
+
+def _join(titles: list[str], language: str | None) -> str:
+    """Join button titles for the clarify question: "A, B or C" in English, "A、B还是C" in Chinese."""
+    if len(titles) == 1:
+        return titles[0]
+    if language == "zh":
+        return "、".join(titles[:-1]) + "还是" + titles[-1]
+    return ", ".join(titles[:-1]) + " or " + titles[-1]
+
+
+def _plain(text: str) -> str:
+    """Lower-cased text without spaces or punctuation, to match a typed option against its title."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _without_entities(text: str, entities: list[dict[str, Any]]) -> str:
+    spans = sorted(
+        (e["start"], e["end"])
+        for e in entities
+        if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
+    )
+    kept, position = [], 0
+    for start, end in spans:
+        kept.append(text[position : max(start, position)])
+        position = max(position, end)
+    kept.append(text[position:])
+    return " ".join(kept)
+
+
+def _slot_value(value: Any) -> SlotValue:
+    # slots are stored as JSON; anything richer than a scalar is kept as its text
+    return value if isinstance(value, str | int | float | bool) else str(value)
