@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from typing import Literal
 
+from kefu.entities.spans import Entity
+
 
 @dataclass(frozen=True)
 class Example:
@@ -12,6 +14,7 @@ class Example:
     label: str
     source: str = "<memory>"
     line: int | None = None
+    entities: tuple[Entity, ...] = ()  # annotated spans in `text`, for the entity head
 
 
 @dataclass(frozen=True)

@@ -17,21 +17,16 @@ import yaml
 
 from kefu.data.examples import Example, Issue
 from kefu.data.validation import clean, validate
+from kefu.entities.annotations import from_span_json, parse_inline
+from kefu.entities.spans import Entity
 from kefu.errors import DataError
 
 TEXT_COLUMNS = ("text", "utterance", "sentence", "review", "content", "question", "message", "query")
 LABEL_COLUMNS = ("intent", "label", "category", "class", "topic")
 
-# Rasa's inline entity markup: [value](type) or [value]{"entity": "type", ...}
-_ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 Reader = Callable[[str, str, str | None, str | None], list[Example]]
-
-
-def strip_annotations(text: str) -> str:
-    """Replace each Rasa entity annotation by its plain value: ``[A12345](order_id)`` -> ``A12345``."""
-    return _ANNOTATION.sub(r"\1", text)
 
 
 def load_examples(
@@ -229,7 +224,11 @@ def _examples_from_objects(
             label = str(label)
         if not isinstance(label, str):
             raise DataError(f"{source}:{line}: value of {label_key!r} is not a string")
-        examples.append(Example(text.removesuffix("\r"), label.strip(), source, line))
+        entities: tuple[Entity, ...] = ()
+        if item.get("entities"):
+            text, spans = from_span_json(item | {"text": text}, source, line)
+            entities = tuple(spans)
+        examples.append(Example(text.removesuffix("\r"), label.strip(), source, line, entities))
     return examples
 
 
@@ -269,7 +268,9 @@ def _read_yaml(text: str, source: str, text_col: str | None, label_col: str | No
         block = _mapping_get(entry, "examples")
         if block is None:
             raise DataError(f"{source}:{entry_line}: intent {label!r} has no 'examples'")
-        examples.extend(Example(text, label, source, line) for line, text in _yaml_examples(block, source))
+        for line, raw in _yaml_examples(block, source):
+            text, entities = parse_inline(raw, where=f"{source}:{line}")
+            examples.append(Example(text, label, source, line, tuple(entities)))
     return examples
 
 
@@ -286,7 +287,7 @@ def _yaml_examples(block: yaml.Node, source: str) -> Iterator[tuple[int, str]]:
         for item in block.value:
             if not isinstance(item, yaml.ScalarNode):
                 raise DataError(f"{source}:{item.start_mark.line + 1}: each example must be a string")
-            yield item.start_mark.line + 1, strip_annotations(item.value)
+            yield item.start_mark.line + 1, item.value
         return
     # Other scalar styles fold or unescape lines, so their examples could not be traced back to lines
     if not isinstance(block, yaml.ScalarNode) or block.style != "|":
@@ -302,7 +303,7 @@ def _yaml_examples(block: yaml.Node, source: str) -> Iterator[tuple[int, str]]:
             continue
         if item != "-" and not item.startswith("- "):
             raise DataError(f"{source}:{first_line + offset}: expected an example starting with '- '")
-        yield first_line + offset, strip_annotations(item[2:])
+        yield first_line + offset, item[2:]
 
 
 _READERS: dict[str, Reader] = {

@@ -1,6 +1,7 @@
 """Evaluate a `Model` on labelled examples."""
 
 from kefu.data import Example
+from kefu.entities import entity_scores
 from kefu.evaluation import EvalReport, evaluate_predictions
 from kefu.nlu.model import Model
 from kefu.nlu.oos import OOS_LABEL, canonical_label, is_oos, oos_metrics, threshold_curve
@@ -22,4 +23,8 @@ def evaluate_model(model: Model, examples: list[Example]) -> EvalReport:
         best = [next(r["intent"] for r in p.ranking if r["intent"] != OOS_LABEL) for p in predictions]
         forced = [p.ranking[0]["intent"] == OOS_LABEL for p in predictions]
         report.extra["oos_curve"] = threshold_curve(gold, best, [1 - p.oos_score for p in predictions], forced)
+    if any(e.entities for e in examples):
+        # Only the entity head is scored: rule extractors find types the gold annotation never marks.
+        learned = [[e for e in p.entities if e.source == "model"] for p in predictions]
+        report.extra["entities"] = entity_scores([list(e.entities) for e in examples], learned)
     return report

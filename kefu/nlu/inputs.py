@@ -20,6 +20,10 @@ class InputEncoder:
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         return [enc.ids[: self.max_len] for enc in self.tokenizer.encode_batch(texts)]
 
+    def token_offsets(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        """Character span of each token in its text; special tokens get (0, 0)."""
+        return [enc.offsets[: self.max_len] for enc in self.tokenizer.encode_batch(texts)]
+
     def batch(self, texts: list[str], ids: list[list[int]] | None = None) -> Batch:
         ids = self.token_ids(texts) if ids is None else ids
         width = max(len(s) for s in ids)

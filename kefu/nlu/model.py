@@ -6,6 +6,8 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from kefu.entities import Entity, from_config
+from kefu.entities.annotations import decode_tags
 from kefu.errors import ArtifactError
 from kefu.nlu.artifact import read_artifact, save_artifact
 from kefu.nlu.inputs import InputEncoder
@@ -24,6 +26,7 @@ class Prediction:
     ranking: list[dict] = field(default_factory=list)  # [{"intent", "confidence"}], best first
     oos: bool = False  # True when `intent` is `out_of_scope`: the model does not commit to an intent
     oos_score: float = 0.0  # 1 - best in-scope probability: higher means more likely out of scope
+    entities: list[Entity] = field(default_factory=list)  # from the entity head and the rule extractors
 
     def to_dict(self) -> dict:
         return {
@@ -33,6 +36,7 @@ class Prediction:
             "ranking": self.ranking,
             "oos": self.oos,
             "oos_score": self.oos_score,
+            "entities": [e.to_dict() for e in self.entities],
         }
 
 
@@ -47,29 +51,59 @@ class Model:
         train_config: dict,
         metrics: dict | None = None,
         oos: Threshold | None = None,
+        rules: dict | None = None,
     ):
         self.network = network.eval()
         self.oos = oos
+        self.set_rules(rules or {})
         self.inputs = inputs
         self.labels = labels
         self.train_config = train_config
         self.metrics = metrics or {}
 
+    def set_rules(self, config: dict) -> None:
+        """Configure the rule extractors (see `kefu.entities.from_config`); `{}` runs every built-in."""
+        self.rules_config = dict(config)
+        self.rules = from_config(self.rules_config)
+
     @torch.inference_mode()
+    def _forward(self, texts: list[str], batch_size: int = 256) -> tuple[torch.Tensor, list[list[int]]]:
+        """Intent probabilities (n, n_labels) and, with an entity head, each text's tag ids (else [])."""
+        probs, tags = [], []
+        for i in range(0, len(texts), batch_size):
+            out = self.network(self.inputs.batch(texts[i : i + batch_size]))
+            probs.append(torch.softmax(out.intent, dim=-1))
+            if out.tags is not None:
+                tags.extend(out.tags.argmax(-1).tolist())
+        if not probs:
+            return torch.zeros(0, len(self.labels)), []
+        return (probs[0] if len(probs) == 1 else torch.cat(probs)), tags
+
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
         """Intent probabilities (n, n_labels) in `self.labels` order."""
-        if not texts:
-            return torch.zeros(0, len(self.labels))
-        out = [
-            torch.softmax(self.network(self.inputs.batch(texts[i : i + batch_size])), dim=-1)
-            for i in range(0, len(texts), batch_size)
-        ]
-        return out[0] if len(out) == 1 else torch.cat(out)
+        return self._forward(texts, batch_size)[0]
+
+    def _entities(self, texts: list[str], tag_ids: list[list[int]]) -> list[list[Entity]]:
+        """The entity head's spans, then rule matches that do not overlap them."""
+        found: list[list[Entity]] = [[] for _ in texts]
+        if tag_ids:
+            names = self.network.cfg.tags
+            for n, (text, offsets) in enumerate(zip(texts, self.inputs.token_offsets(texts), strict=True)):
+                # Special tokens ([CLS], [SEP]) have empty offsets and can never be part of an entity.
+                tags = [names[t] if end > start else "O" for t, (start, end) in zip(tag_ids[n], offsets)]
+                for kind, first, last in decode_tags(tags):
+                    start, end = offsets[first][0], offsets[last][1]
+                    found[n].append(Entity(kind, text[start:end], start, end, "model"))
+        for text, ents in zip(texts, found, strict=True):
+            ents.extend(e for e in self.rules.extract(text) if all(e.end <= o.start or e.start >= o.end for o in ents))
+            ents.sort(key=lambda e: (e.start, e.end))
+        return found
 
     def predict(self, texts: str | list[str]) -> list[Prediction]:
         """Intent, confidence and top-5 ranking per text; `out_of_scope` where the model should not commit."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        probs = self.predict_proba(texts)
+        probs, tag_ids = self._forward(texts)
+        entities = self._entities(texts, tag_ids)
         k = min(TOP_K, len(self.labels))
         top_p, top_i = probs.topk(k, dim=-1)
         best, score = in_scope_scores(probs.numpy(), self.labels)
@@ -79,7 +113,8 @@ class Model:
             ranking = [{"intent": self.labels[i], "confidence": round(p, 6)} for p, i in zip(ps, ix, strict=True)]
             intent = OOS_LABEL if oos else self.labels[best[n]]
             confidence = round(float(score[n]), 6) if not oos else round(1.0 - float(score[n]), 6)
-            result.append(Prediction(text, intent, confidence, ranking, oos, round(1.0 - float(score[n]), 6)))
+            oos_score = round(1.0 - float(score[n]), 6)
+            result.append(Prediction(text, intent, confidence, ranking, oos, oos_score, entities[n]))
         return result
 
     def save(self, out_dir: str | Path) -> Path:
@@ -87,6 +122,7 @@ class Model:
             "network": self.network.cfg.to_dict(),
             "train": self.train_config,
             "oos": self.oos.to_dict() if self.oos is not None else None,
+            "rules": self.rules_config,
         }
         return save_artifact(
             out_dir,
@@ -114,4 +150,5 @@ class Model:
         inputs = InputEncoder(tokenizer, ngrams, net_cfg.encoder.max_len)
         oos = art["config"].get("oos")
         threshold = Threshold(float(oos["value"]), oos["method"], int(oos["n_val"])) if oos else None
-        return cls(network, inputs, art["labels"], art["config"].get("train", {}), art["metrics"], threshold)
+        train_cfg, rules = art["config"].get("train", {}), art["config"].get("rules", {})
+        return cls(network, inputs, art["labels"], train_cfg, art["metrics"], threshold, rules)

@@ -1,6 +1,6 @@
 """The trainable network: a shared encoder, optional sparse n-gram features, and task heads."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
@@ -13,13 +13,19 @@ class NetworkConfig:
     encoder: EncoderConfig
     n_intents: int
     n_ngrams: int = 0  # 0 switches the sparse n-gram branch off
+    tags: list[str] = field(default_factory=list)  # BIO entity tags; empty switches the entity head off
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "NetworkConfig":
-        return cls(encoder=EncoderConfig(**data["encoder"]), n_intents=data["n_intents"], n_ngrams=data["n_ngrams"])
+        return cls(
+            encoder=EncoderConfig(**data["encoder"]),
+            n_intents=data["n_intents"],
+            n_ngrams=data["n_ngrams"],
+            tags=list(data.get("tags", [])),
+        )
 
 
 @dataclass
@@ -39,7 +45,15 @@ def mean_pool(h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return (h * k).sum(1) / k.sum(1).clamp(min=1.0)
 
 
+@dataclass
+class Outputs:
+    intent: torch.Tensor  # (b, n_intents) logits
+    tags: torch.Tensor | None  # (b, t, n_tags) logits per token, when the entity head is on
+
+
 class IntentNetwork(nn.Module):
+    """Encoder -> intent head on the pooled sentence (++ n-grams), and an entity-tag head on each token."""
+
     def __init__(self, cfg: NetworkConfig):
         super().__init__()
         self.cfg = cfg
@@ -52,14 +66,14 @@ class IntentNetwork(nn.Module):
         self.drop = nn.Dropout(cfg.encoder.dropout)
         self.intent = nn.Linear(width, cfg.n_intents)
         nn.init.zeros_(self.intent.bias)
+        self.tagger = nn.Linear(dim, len(cfg.tags)) if cfg.tags else None
 
-    def sentence_vector(self, batch: Batch) -> torch.Tensor:
-        pooled = mean_pool(self.encoder(batch.ids, batch.keep), batch.keep)
-        if self.ngrams is None:
-            return pooled
-        sparse = self.ngrams(batch.ngram_idx, batch.ngram_off, per_sample_weights=batch.ngram_w)
-        return torch.cat([pooled, sparse], dim=-1)
-
-    def forward(self, batch: Batch) -> torch.Tensor:
-        """Intent logits (b, n_intents)."""
-        return self.intent(self.drop(self.sentence_vector(batch)))
+    def forward(self, batch: Batch) -> Outputs:
+        """Every head from one encoder pass."""
+        h = self.encoder(batch.ids, batch.keep)
+        sentence = mean_pool(h, batch.keep)
+        if self.ngrams is not None:
+            sparse = self.ngrams(batch.ngram_idx, batch.ngram_off, per_sample_weights=batch.ngram_w)
+            sentence = torch.cat([sentence, sparse], dim=-1)
+        tags = self.tagger(self.drop(h)) if self.tagger is not None else None
+        return Outputs(intent=self.intent(self.drop(sentence)), tags=tags)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sklearn.metrics import f1_score
 
 from kefu.data import Example, stratified_split
+from kefu.entities.annotations import to_bio
 from kefu.nlu.encoder import EncoderConfig
 from kefu.nlu.inputs import InputEncoder
 from kefu.nlu.model import Model
@@ -27,6 +28,8 @@ from kefu.text.tokenizer import train_tokenizer
 from kefu.training.augment import augment
 from kefu.training.config import TrainConfig
 from kefu.training.schedules import lr_factor
+
+_IGNORE = -100  # the loss skips these positions: special tokens and padding
 
 # Batches are drawn from chunks of this many batches sorted by length: far less padding, still random.
 _BUCKET_BATCHES = 50
@@ -99,10 +102,14 @@ def fit(
         dropout=cfg.dropout,
         init=cfg.init,
     )
-    net = IntentNetwork(NetworkConfig(enc_cfg, n_intents=len(labels), n_ngrams=ngrams.size if ngrams else 0))
+    tags = _tag_names(examples)
+    net = IntentNetwork(
+        NetworkConfig(enc_cfg, n_intents=len(labels), n_ngrams=ngrams.size if ngrams else 0, tags=tags)
+    )
     model = Model(net, inputs, labels, cfg.to_dict())
     token_ids = inputs.token_ids(texts)
     lengths = [len(s) for s in token_ids]
+    tag_targets = _tag_targets(examples, inputs, tags) if tags else None
 
     steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
@@ -132,10 +139,17 @@ def fit(
                     batch_texts = [texts[i] for i in batch_idx]
                     batch_ids = [token_ids[i] for i in batch_idx]
                     if cfg.augment:
-                        batch_texts = [augment(t, rng) if rng.random() < cfg.augment else t for t in batch_texts]
+                        # Annotated examples are not perturbed: their entity spans would no longer fit.
+                        batch_texts = [
+                            augment(t, rng) if rng.random() < cfg.augment and not examples[i].entities else t
+                            for t, i in zip(batch_texts, batch_idx, strict=True)
+                        ]
                         batch_ids = inputs.token_ids(batch_texts)
-                    logits = net(inputs.batch(batch_texts, batch_ids))
-                    loss = F.cross_entropy(logits, targets[batch_idx], label_smoothing=cfg.label_smoothing)
+                    out = net(inputs.batch(batch_texts, batch_ids))
+                    loss = F.cross_entropy(out.intent, targets[batch_idx], label_smoothing=cfg.label_smoothing)
+                    if tag_targets is not None:
+                        gold = _pad_tags([tag_targets[i] for i in batch_idx], batch_ids)
+                        loss = loss + F.cross_entropy(out.tags.flatten(0, 1), gold.flatten(), ignore_index=_IGNORE)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
@@ -175,6 +189,34 @@ def fit(
         model.metrics.update(best_epoch=best["epoch"], val_macro_f1=best["val_macro_f1"], val_accuracy=best["val_accuracy"])
     model.oos = _oos_threshold(model, val_examples, cfg)
     return model
+
+
+def _tag_names(examples: list[Example]) -> list[str]:
+    """BIO tags over every annotated entity type; none at all switches the entity head off."""
+    types = sorted({e.type for ex in examples for e in ex.entities})
+    return ["O"] + [f"{prefix}-{t}" for t in types for prefix in ("B", "I")] if types else []
+
+
+def _tag_targets(examples: list[Example], inputs: InputEncoder, tags: list[str]) -> list[list[int]]:
+    """Per example, the gold tag id of each token; special tokens are ignored by the loss."""
+    tag_id = {t: i for i, t in enumerate(tags)}
+    targets = []
+    for ex, offsets in zip(examples, inputs.token_offsets([e.text for e in examples]), strict=True):
+        bio = to_bio(ex.entities, offsets)
+        targets.append([tag_id[t] if end > start else _IGNORE for t, (start, end) in zip(bio, offsets, strict=True)])
+    return targets
+
+
+def _pad_tags(targets: list[list[int]], batch_ids: list[list[int]]) -> torch.Tensor:
+    """(b, t) gold tags aligned with the padded batch; a text changed by augmentation is all "O" (id 0)."""
+    width = max(len(ids) for ids in batch_ids)
+    gold = torch.full((len(targets), width), _IGNORE, dtype=torch.long)
+    for row, (tags, ids) in enumerate(zip(targets, batch_ids, strict=True)):
+        if len(tags) == len(ids):
+            gold[row, : len(tags)] = torch.tensor(tags)
+        else:
+            gold[row, 1 : len(ids) - 1] = 0
+    return gold
 
 
 def _canonical(examples: list[Example]) -> list[Example]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from kefu.data import Example, load_dataset, load_examples
-from kefu.data.loaders import strip_annotations
+from kefu.entities import Entity
 from kefu.errors import DataError
 
 
@@ -262,11 +262,26 @@ def test_yaml_folded_examples_are_rejected(tmp_path):
         load_examples(path)
 
 
-def test_strip_annotations():
-    assert strip_annotations('from [Berlin](city) to [上海]{"entity": "city", "role": "to"}') == (
-        "from Berlin to 上海"
+def test_yaml_inline_annotations_become_plain_text_with_entity_spans(tmp_path):
+    path = write(
+        tmp_path,
+        "nlu.yml",
+        'nlu:\n- intent: track\n  examples: |\n    - track order [A12345](order_id) please\n'
+        '    - 查一下订单[B7](order_id)\n    - plain [brackets] stay\n',
     )
-    assert strip_annotations("plain [brackets] stay") == "plain [brackets] stay"
+    examples = load_examples(path)
+    assert [e.text for e in examples] == ["track order A12345 please", "查一下订单B7", "plain [brackets] stay"]
+    assert examples[0].entities == (Entity("order_id", "A12345", 12, 18, "annotation"),)
+    assert examples[1].entities == (Entity("order_id", "B7", 5, 7, "annotation"),)
+    assert examples[2].entities == ()
+
+
+def test_jsonl_span_entities_are_read_and_checked(tmp_path):
+    good = '{"text": "track A12345", "intent": "track", "entities": [{"type": "order_id", "start": 6, "end": 12}]}\n'
+    assert load_examples(write(tmp_path, "a.jsonl", good))[0].entities[0].value == "A12345"
+    bad = '{"text": "hi", "intent": "greet"}\n{"text": "track A1", "intent": "t", "entities": [{"type": "o", "start": 6, "end": 99}]}\n'
+    with pytest.raises(DataError, match=r"b\.jsonl:2: "):
+        load_examples(write(tmp_path, "b.jsonl", bad))
 
 
 # --- errors common to every format -------------------------------------------------------------------
