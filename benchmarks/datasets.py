@@ -1,10 +1,12 @@
 """Readers for the shared benchmark datasets (read in place from ../shared/data, never copied)."""
 
 import csv
+import json
 import random
 from pathlib import Path
 
 from kefu.data import Example, stratified_split
+from kefu.entities import read_bio_dataset
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -36,3 +38,66 @@ def cais() -> tuple[list[Example], list[Example], list[Example]]:
 
 def sample(examples: list[Example], n: int, seed: int = 0) -> list[Example]:
     return random.Random(seed).sample(examples, min(n, len(examples)))
+
+
+def clinc150() -> tuple[list[Example], list[Example], list[Example]]:
+    """data_full.json: in-scope and out-of-scope (`oos`) examples together in each split."""
+    data = json.loads((DATA / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
+    src = "clinc150/data_full.json"
+
+    def split(*keys: str) -> list[Example]:
+        return [Example(text, label, src) for key in keys for text, label in data[key]]
+
+    return split("train", "oos_train"), split("val", "oos_val"), split("test", "oos_test")
+
+
+def smp2019() -> tuple[list[Example], list[Example], list[Example]]:
+    """The 8/1/1 split of SMP2019-ECDT (Chinese intents)."""
+    folder = DATA / "smp2019_ecdt" / "split_8_1_1"
+
+    def split(name: str) -> list[Example]:
+        rows = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        return [Example(r["text"], r["intent"], f"smp2019/{name}.json") for r in rows]
+
+    return split("train"), split("dev"), split("test")
+
+
+def _slots(name: str, split: str) -> list[Example]:
+    return [
+        Example(text, intent, f"{name}/{split}", entities=tuple(ents))
+        for text, intent, ents in read_bio_dataset(DATA / name, split)
+    ]
+
+
+def cais_slots() -> tuple[list[Example], list[Example], list[Example]]:
+    """CAIS with its slot annotations as entity spans."""
+    return _slots("cais", "train"), _slots("cais", "valid"), _slots("cais", "test")
+
+
+def snips() -> tuple[list[Example], list[Example], list[Example]]:
+    return _slots("snips", "train"), _slots("snips", "valid"), _slots("snips", "test")
+
+
+_SENTIMENT = {"0": "negative", "1": "positive"}
+
+
+def waimai(seed: int = 0) -> tuple[list[Example], list[Example], list[Example]]:
+    """waimai_10k has no split: 80/20 train/test with a fixed seed, validation 10% of train."""
+    with (DATA / "waimai_10k" / "waimai_10k.csv").open(encoding="utf-8") as f:
+        rows = [Example(r["review"], _SENTIMENT[r["label"]], "waimai_10k.csv") for r in csv.DictReader(f)]
+    rest, test = stratified_split(rows, 0.2, seed)
+    train, val = stratified_split(rest, 0.1, seed)
+    return train, val, test
+
+
+def sst2() -> tuple[list[Example], list[Example], list[Example]]:
+    """GLUE SST-2: train, dev as validation, and the labelled test file."""
+
+    def split(name: str) -> list[Example]:
+        with (DATA / "sst2" / f"{name}.tsv").open(encoding="utf-8") as f:
+            return [
+                Example(r.get("content") or r["sentence"], _SENTIMENT[r["label"]], f"sst2/{name}.tsv")
+                for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+            ]
+
+    return split("train"), split("dev"), split("test")

@@ -55,7 +55,7 @@ def train(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the model to")],
     val: Annotated[Path | None, typer.Option(help="Validation data (default: a stratified split of DATA)")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML/JSON file of training settings")] = None,
-    encoder: Annotated[str | None, typer.Option(help="Encoder: scratch")] = None,
+    encoder: Annotated[str | None, typer.Option(help="Encoder: scratch, e5-small (multilingual) or minilm (English)")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum number of epochs")] = None,
     text_col: TextCol = None,
@@ -66,9 +66,11 @@ def train(
     from kefu.data import load_dataset
     from kefu.training import TrainConfig, fit
 
-    cfg = TrainConfig.from_file(config) if config else TrainConfig()
     overrides = {k: v for k, v in {"encoder": encoder, "seed": seed, "epochs": epochs}.items() if v is not None}
-    cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides}, source="command line")
+    if config:
+        cfg = TrainConfig.from_file(config, **overrides)
+    else:
+        cfg = TrainConfig.from_dict(overrides, source="command line")
     def load(path: Path):
         examples, warnings = load_dataset(path, text_col=text_col, label_col=label_col, strict=strict)
         for w in warnings:

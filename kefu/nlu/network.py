@@ -14,6 +14,8 @@ class NetworkConfig:
     n_intents: int
     n_ngrams: int = 0  # 0 switches the sparse n-gram branch off
     tags: list[str] = field(default_factory=list)  # BIO entity tags; empty switches the entity head off
+    pretrained: str | None = None  # e.g. "e5-small": the encoder comes from a wheel, not from scratch
+    train_layers: int = 0  # with a pretrained encoder: how many top layers learn (-1: all, 0: frozen)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -25,6 +27,8 @@ class NetworkConfig:
             n_intents=data["n_intents"],
             n_ngrams=data["n_ngrams"],
             tags=list(data.get("tags", [])),
+            pretrained=data.get("pretrained"),
+            train_layers=int(data.get("train_layers", 0)),
         )
 
 
@@ -54,11 +58,14 @@ class Outputs:
 class IntentNetwork(nn.Module):
     """Encoder -> intent head on the pooled sentence (++ n-grams), and an entity-tag head on each token."""
 
-    def __init__(self, cfg: NetworkConfig):
+    def __init__(self, cfg: NetworkConfig, backbone: nn.Module | None = None):
+        """`backbone` is the pretrained encoder (a `PretrainedBackbone`) when `cfg.pretrained` names one."""
         super().__init__()
+        if (backbone is None) != (cfg.pretrained is None):
+            raise ValueError("a pretrained backbone is needed exactly when cfg.pretrained is set")
         self.cfg = cfg
         dim = cfg.encoder.dim
-        self.encoder = TransformerEncoder(cfg.encoder)
+        self.encoder = backbone if backbone is not None else TransformerEncoder(cfg.encoder)
         self.ngrams = nn.EmbeddingBag(cfg.n_ngrams, dim, mode="sum") if cfg.n_ngrams else None
         if self.ngrams is not None:
             nn.init.normal_(self.ngrams.weight, std=0.02)
@@ -68,9 +75,15 @@ class IntentNetwork(nn.Module):
         nn.init.zeros_(self.intent.bias)
         self.tagger = nn.Linear(dim, len(cfg.tags)) if cfg.tags else None
 
-    def forward(self, batch: Batch) -> Outputs:
-        """Every head from one encoder pass."""
-        h = self.encoder(batch.ids, batch.keep)
+    def frozen_keys(self) -> set[str]:
+        """State-dict keys of parameters that never train (the pretrained encoder's frozen part)."""
+        if self.cfg.pretrained is None:
+            return set()
+        return {f"encoder.{k}" for k in self.encoder.frozen_keys()}
+
+    def forward(self, batch: Batch, lower: torch.Tensor | None = None) -> Outputs:
+        """Every head from one encoder pass; `lower` is the cached output of a frozen encoder bottom."""
+        h = self.encoder.upper(lower, batch.keep) if lower is not None else self.encoder(batch.ids, batch.keep)
         sentence = mean_pool(h, batch.keep)
         if self.ngrams is not None:
             sparse = self.ngrams(batch.ngram_idx, batch.ngram_off, per_sample_weights=batch.ngram_w)

@@ -9,7 +9,14 @@ import yaml
 from kefu.errors import ConfigError
 
 SCHEDULES = ("cosine", "linear", "exponential", "constant")
-ENCODERS = ("scratch",)
+ENCODERS = ("scratch", "e5-small", "minilm")
+# Sensible starting points per encoder; a config file or flag overrides any of them. A pretrained encoder
+# trains only its top layers, on cached lower states, so augmentation (which would change them) is off.
+ENCODER_DEFAULTS: dict[str, dict] = {
+    "scratch": {},
+    "e5-small": {"epochs": 6, "lr": 2e-3, "encoder_lr": 1e-4, "train_layers": 2, "augment": 0.0, "max_len": 64},
+    "minilm": {"epochs": 6, "lr": 2e-3, "encoder_lr": 1e-4, "train_layers": 2, "augment": 0.0, "max_len": 64},
+}
 INITS = ("normal", "xavier")
 
 
@@ -26,6 +33,9 @@ class TrainConfig:
     max_len: int = 64
     vocab_size: int = 8000
     ngrams: bool = True  # sparse word/char n-gram branch beside the tokens
+    # pretrained encoders only
+    train_layers: int = 2  # top layers that learn (-1: all, 0: frozen encoder, heads only)
+    encoder_lr: float = 1e-4  # peak learning rate of the pretrained layers (the heads use `lr`)
     # optimisation
     epochs: int = 4
     batch_size: int = 32
@@ -54,6 +64,7 @@ class TrainConfig:
             "epochs": self.epochs >= 1,
             "batch_size": self.batch_size >= 1,
             "lr": self.lr > 0,
+            "encoder_lr": self.encoder_lr > 0,
             "dropout": 0 <= self.dropout < 1,
             "warmup": 0 <= self.warmup < 1,
             "label_smoothing": 0 <= self.label_smoothing < 1,
@@ -79,18 +90,26 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
+    def for_encoder(cls, encoder: str = "scratch", **overrides) -> "TrainConfig":
+        """The defaults of `encoder` (see `ENCODER_DEFAULTS`), then `overrides`."""
+        if encoder not in ENCODER_DEFAULTS:
+            raise ConfigError(f"config field 'encoder' = {encoder!r} is invalid (one of {', '.join(ENCODERS)})")
+        return cls(**({"encoder": encoder} | ENCODER_DEFAULTS[encoder] | overrides))
+
+    @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown config field '{unknown[0]}' (known: {', '.join(sorted(known))})")
         try:
-            return cls(**data)
+            return cls.for_encoder(**data)
         except (TypeError, ConfigError) as e:
             raise ConfigError(f"{source}: {e}") from None
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "TrainConfig":
+    def from_file(cls, path: str | Path, **overrides) -> "TrainConfig":
+        """Settings from a YAML/JSON file, then `overrides` (e.g. from command-line flags)."""
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
@@ -101,4 +120,4 @@ class TrainConfig:
             raise ConfigError(f"{path}: cannot parse config: {str(e).splitlines()[0]}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: config must be a mapping of field: value")
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(data | overrides, source=str(path))

