@@ -1,6 +1,7 @@
 """Column types shared by the models and the migrations, portable between SQLite and PostgreSQL."""
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime
@@ -11,6 +12,20 @@ from sqlalchemy.types import TypeDecorator
 # JSONB on PostgreSQL (binary, comparable, indexable), plain JSON text elsewhere. `none_as_null` stores
 # Python None as SQL NULL rather than the JSON literal 'null', so `IS NULL` filters mean what they say.
 JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def _json_default(value: Any) -> Any:
+    # NLU output often holds numpy scalars and arrays (a float32 confidence inside entities, ...).
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps_json(value: Any) -> str:
+    """The engine's JSON serializer: numpy values become plain numbers/lists; Chinese text stays readable."""
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
 def utcnow() -> datetime:

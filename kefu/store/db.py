@@ -11,6 +11,8 @@ cannot interleave with another writer.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,17 +28,19 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from kefu.store.columns import dumps_json
 from kefu.store.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEFAULT_SQLITE_PATH = "kefu.db"
 ENV_URL = "KEFU_DATABASE_URL"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 # Any constant will do; it only has to be the same in every process that migrates the same database.
 _PG_MIGRATION_LOCK = 0x6B656675  # "kefu"
 _WRITE = "kefu_write"  # execution option marking the engine whose transactions take the write lock
 
 
-def resolve_url(url: str | None = None, path: str | os.PathLike[str] | None = None) -> URL:
+def resolve_url(url: str | URL | None = None, path: str | os.PathLike[str] | None = None) -> URL:
     """The database URL to use: `url`, else a SQLite file at `path`, else $KEFU_DATABASE_URL, else kefu.db.
 
     `postgresql://` and `postgres://` URLs get the psycopg 3 driver, the only PostgreSQL driver kefu ships.
@@ -50,7 +54,9 @@ def resolve_url(url: str | None = None, path: str | os.PathLike[str] | None = No
         parsed = make_url(raw)
     except ArgumentError:
         # Not echoed back: an unparsable URL might carry a password in an unexpected place.
-        raise StoreError("invalid database URL (expected e.g. sqlite:///kefu.db or postgresql://...)") from None
+        raise StoreError(
+            "invalid database URL (expected e.g. sqlite:///kefu.db or postgresql://...)"
+        ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -78,7 +84,7 @@ class Store:
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str | URL | None = None,
         *,
         path: str | os.PathLike[str] | None = None,
         busy_timeout_ms: int = 5000,
@@ -86,10 +92,17 @@ class Store:
     ) -> None:
         self.url = resolve_url(url, path)
         self.busy_timeout_ms = busy_timeout_ms
+        if self.url.get_backend_name() not in SUPPORTED_BACKENDS:
+            raise StoreError(
+                f"unsupported database {safe_url(self.url)}: kefu works with SQLite or PostgreSQL"
+            )
         try:
-            self.engine: Engine = create_engine(self.url, echo=echo, pool_pre_ping=not self.is_sqlite)
-        except (NoSuchModuleError, ArgumentError) as error:
-            raise StoreError(f"unsupported database URL {safe_url(self.url)}: {error}") from None
+            # pre-ping: a pooled PostgreSQL connection cut by a server restart is replaced, not handed out.
+            self.engine: Engine = create_engine(
+                self.url, echo=echo, pool_pre_ping=not self.is_sqlite, json_serializer=dumps_json
+            )
+        except (NoSuchModuleError, ArgumentError, ImportError) as error:
+            raise StoreError(f"cannot use database URL {safe_url(self.url)}: {error}") from None
         event.listen(self.engine, "handle_error", self._on_error)
         if self.is_sqlite:
             event.listen(self.engine, "connect", self._on_sqlite_connect)
@@ -142,7 +155,9 @@ class Store:
             with self._write_engine.begin() as connection:
                 if self.dialect == "postgresql":
                     # Serialise concurrent upgrades; released when this transaction ends.
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                    )
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
         except CommandError as error:
@@ -171,7 +186,7 @@ class Store:
         try:
             # busy_timeout first: switching to WAL may itself have to wait for another process's lock.
             cursor.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _ensure_wal(cursor, self.busy_timeout_ms / 1000)
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, far fewer fsyncs
         finally:
@@ -185,12 +200,40 @@ class Store:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     def _on_error(self, context: ExceptionContext) -> None:
-        # Only failures to connect are translated: there is no statement to blame, and the user's fix is
-        # the URL (or the server). Errors inside a statement keep SQLAlchemy's own, more precise type.
-        if context.connection is None and context.original_exception is not None:
-            reason = str(context.original_exception).strip().splitlines()
-            detail = reason[0] if reason else type(context.original_exception).__name__
+        # Two failures are translated because the user's fix is outside the code: a database that cannot
+        # be reached (fix the URL or the server) and one without kefu's tables (run the migrations).
+        # Other errors keep SQLAlchemy's own, more precise type.
+        original = context.original_exception
+        if original is None:
+            return
+        lines = str(original).strip().splitlines()
+        detail = lines[0] if lines else type(original).__name__
+        if context.connection is None:
             raise StoreError(f"cannot connect to database {safe_url(self.url)}: {detail}") from None
+        if detail.startswith("no such table") or getattr(original, "sqlstate", None) == "42P01":
+            raise StoreError(
+                f"database {safe_url(self.url)} is not initialised ({detail}); run Store.migrate() first"
+            ) from None
+
+
+def _ensure_wal(cursor: Any, timeout_s: float) -> None:
+    """Switch the database file to WAL (a persistent setting, so usually already done).
+
+    The switch needs an exclusive lock and SQLite reports "database is locked" at once, without
+    honouring busy_timeout, when another connection holds any lock, as happens when several workers open
+    a new file together. So check first, and retry the switch until the busy timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() in ("wal", "memory"):
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _on_postgres_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,237 @@
+"""Conversations and their turns: create, save dialogue state, append turns, read history, search."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from kefu.store.base import RepositoryBase, check_one_of, check_page, check_positive
+from kefu.store.columns import dumps_json
+from kefu.store.errors import InvalidValueError, NotFoundError
+from kefu.store.models import (
+    CONVERSATION_STATUSES,
+    REVIEW_REASONS,
+    TURN_ROLES,
+    Conversation,
+    HandoffTicket,
+    Review,
+    Turn,
+)
+from kefu.store.records import ConversationRecord, TurnRecord
+
+# The keyword arguments `add_turn` accepts besides role and text: the NLU and dialogue annotations.
+TURN_FIELDS = frozenset(
+    {
+        "intent",
+        "confidence",
+        "oos",
+        "entities",
+        "sentiment",
+        "sentiment_score",
+        "decision",
+        "sources",
+        "buttons",
+        "model_version",
+        "agent_id",
+    }
+)
+
+
+def _turn_fields(given: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise add_turn's keyword fields into column values."""
+    unknown = set(given) - TURN_FIELDS
+    if unknown:
+        raise TypeError(f"add_turn() got unknown fields: {', '.join(sorted(unknown))}")
+    fields = dict(given)
+    sentiment = fields.get("sentiment")
+    if isinstance(sentiment, Mapping):
+        fields["sentiment"] = sentiment.get("label")
+        fields.setdefault("sentiment_score", sentiment.get("score"))
+    # Model outputs are often numpy scalars, which the database drivers cannot bind.
+    for name in ("confidence", "sentiment_score"):
+        if fields.get(name) is not None:
+            fields[name] = float(fields[name])
+    if fields.get("oos") is not None:
+        fields["oos"] = bool(fields["oos"])
+    # Through JSON and back, so the returned record holds exactly what a later read will (lists, not
+    # tuples or arrays), and an unserialisable value fails here with its name rather than in the driver.
+    for name in ("entities", "sources", "buttons"):
+        if fields.get(name) is not None:
+            fields[name] = json.loads(dumps_json(fields[name]))
+    return fields
+
+
+def new_session_id() -> str:
+    """A fresh public session id: 32 hex characters of a random UUID, unguessable."""
+    return uuid.uuid4().hex
+
+
+def like_pattern(query: str) -> str:
+    """`%query%` with LIKE's wildcards (and the escape character itself) in `query` escaped by a backslash."""
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class ConversationsMixin(RepositoryBase):
+    """Operations on conversations and turns."""
+
+    def get_or_create_conversation(
+        self, session_id: str | None = None, channel: str = "web", language: str | None = None
+    ) -> ConversationRecord:
+        """The conversation `session_id`, or a new one with a fresh id when it is None or unknown.
+
+        An unknown id is not adopted: clients must not choose session ids (they could guess others').
+        """
+        if session_id is not None:
+            found = self.get_conversation(session_id)
+            if found is not None:
+                return found
+        now = self.clock()
+        while True:
+            try:
+                with self.store.write() as session:
+                    row = Conversation(
+                        session_id=new_session_id(),
+                        channel=channel,
+                        language=language,
+                        status="bot",
+                        state={},
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    session.add(row)
+                    session.flush()
+                    return ConversationRecord.of(row)
+            except IntegrityError:  # pragma: no cover - a 128-bit collision; just draw again
+                continue
+
+    def get_conversation(self, session_id: str) -> ConversationRecord | None:
+        """The conversation with this session id, or None."""
+        with self.store.read() as session:
+            row = session.scalars(select(Conversation).where(Conversation.session_id == session_id)).first()
+            return ConversationRecord.of(row) if row is not None else None
+
+    def save_state(
+        self, session_id: str, state: dict[str, Any], *, language: str | None = None
+    ) -> ConversationRecord:
+        """Replace the dialogue state (and set the language, if given); NotFoundError for an unknown id."""
+        if not isinstance(state, dict):
+            raise InvalidValueError(f"state must be a dict, not {type(state).__name__}")
+        with self.store.write() as session:
+            row = self._conversation(session, session_id, lock=True)
+            # A new object (so the ORM sees a change even if the caller mutated the dict it read), and
+            # through JSON so the returned record equals what a later read gets.
+            row.state = json.loads(dumps_json(state))
+            if language is not None:
+                row.language = language
+            row.updated_at = self.clock()
+            session.flush()
+            return ConversationRecord.of(row)
+
+    def close_conversation(self, session_id: str) -> ConversationRecord:
+        """Mark the conversation closed and close its open or claimed handoff tickets."""
+        with self.store.write() as session:
+            row = self._conversation(session, session_id, lock=True)
+            now = self.clock()
+            for ticket in session.scalars(
+                select(HandoffTicket).where(
+                    HandoffTicket.conversation_id == row.id, HandoffTicket.status != "closed"
+                )
+            ):
+                ticket.status, ticket.closed_at = "closed", now
+            row.status, row.updated_at = "closed", now
+            session.flush()
+            return ConversationRecord.of(row)
+
+    def add_turn(
+        self, session_id: str, role: str, text: str, *, review: str | None = None, **nlu_fields: Any
+    ) -> TurnRecord:
+        """Append a turn and return it with its `seq` (0, 1, 2 ... within the conversation).
+
+        `nlu_fields` are any of TURN_FIELDS (intent, confidence, oos, entities, sentiment, sentiment_score,
+        decision, sources, buttons, model_version, agent_id). `sentiment` is a label ('negative', ...) or a
+        mapping {"label": ..., "score": ...}, split into sentiment and sentiment_score. numpy scalars are
+        accepted anywhere. `review` ('low_confidence', 'fallback' or 'oos') also queues the turn for review,
+        in the same transaction.
+
+        Concurrent calls on one conversation get distinct seqs: the conversation row is locked (FOR UPDATE
+        on PostgreSQL, the database write lock on SQLite) before the next seq is read.
+        """
+        check_one_of("role", role, TURN_ROLES)
+        fields = _turn_fields(nlu_fields)
+        if review is not None:
+            check_one_of("review", review, REVIEW_REASONS)
+        with self.store.write() as session:
+            conversation = self._conversation(session, session_id, lock=True)
+            last = session.scalar(select(func.max(Turn.seq)).where(Turn.conversation_id == conversation.id))
+            now = self.clock()
+            row = Turn(
+                conversation_id=conversation.id,
+                seq=0 if last is None else last + 1,
+                role=role,
+                text=text,
+                created_at=now,
+                **fields,
+            )
+            session.add(row)
+            conversation.updated_at = now
+            session.flush()
+            if review is not None:
+                session.add(Review(turn_id=row.id, reason=review, status="pending", created_at=now))
+            return TurnRecord.of(row, session_id)
+
+    def history(self, session_id: str, limit: int = 20) -> list[TurnRecord]:
+        """The last `limit` turns of the conversation, oldest first; NotFoundError for an unknown id."""
+        check_positive("limit", limit)
+        with self.store.read() as session:
+            conversation = self._conversation(session, session_id)
+            rows = session.scalars(
+                select(Turn)
+                .where(Turn.conversation_id == conversation.id)
+                .order_by(Turn.seq.desc())
+                .limit(limit)
+            ).all()
+            return [TurnRecord.of(row, session_id) for row in reversed(rows)]
+
+    def turn(self, turn_id: int) -> TurnRecord:
+        """One turn by id; NotFoundError if there is none."""
+        with self.store.read() as session:
+            found = session.execute(
+                select(Turn, Conversation.session_id)
+                .join(Conversation, Turn.conversation_id == Conversation.id)
+                .where(Turn.id == turn_id)
+            ).first()
+            if found is None:
+                raise NotFoundError(f"unknown turn id {turn_id}")
+            return TurnRecord.of(found[0], found[1])
+
+    def list_conversations(
+        self, query: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[ConversationRecord]:
+        """Conversations, most recently active first, optionally filtered.
+
+        `query` matches a session id exactly or any turn's text as a case-insensitive substring (SQL LIKE;
+        ASCII-only case folding on SQLite, which is moot for Chinese). `status` is one of
+        CONVERSATION_STATUSES.
+        """
+        check_page(limit, offset)
+        stmt = select(Conversation)
+        if status is not None:
+            check_one_of("status", status, CONVERSATION_STATUSES)
+            stmt = stmt.where(Conversation.status == status)
+        if query is not None and query.strip():
+            query = query.strip()
+            in_turns = exists().where(
+                Turn.conversation_id == Conversation.id, Turn.text.ilike(like_pattern(query), escape="\\")
+            )
+            stmt = stmt.where(or_(Conversation.session_id == query, in_turns))
+        stmt = (
+            stmt.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit).offset(offset)
+        )
+        with self.store.read() as session:
+            return [ConversationRecord.of(row) for row in session.scalars(stmt)]
