@@ -3,7 +3,6 @@
 Ctrl-C ends training after the current step and keeps the best model seen so far.
 """
 
-import copy
 import math
 import random
 import time
@@ -130,10 +129,10 @@ def _length_buckets(lengths: list[int], batch_size: int, rng: random.Random) -> 
     return batches
 
 
-def _validation_scores(model: Model, examples: list[Example]) -> tuple[float, float]:
+def _validation_scores(probs: torch.Tensor, labels: list[str], examples: list[Example]) -> tuple[float, float]:
     """(macro-F1, accuracy); a validation label absent from training (-1) can only count as an error."""
-    pred = model.predict_proba([e.text for e in examples]).argmax(-1).tolist()
-    label_id = {label: i for i, label in enumerate(model.labels)}
+    pred = probs.argmax(-1).tolist()
+    label_id = {label: i for i, label in enumerate(labels)}
     gold = [label_id.get(e.label, -1) for e in examples]
     acc = float(np.mean(np.array(pred) == np.array(gold)))
     return float(f1_score(gold, pred, average="macro", zero_division=0)), acc
@@ -173,11 +172,18 @@ def fit(
     steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     lower = _cache_lower(net, inputs, token_ids, progress) if backbone is not None and backbone.caches_lower else None
+    val_texts = [e.text for e in val_examples]
+    val_ids = inputs.token_ids(val_texts)
+    val_lower = _cache_lower(net, inputs, val_ids, progress) if lower is not None and val_texts else None
+
+    def val_probs() -> torch.Tensor:
+        return _validation_probs(model, val_texts, val_lower, val_ids)
+
     opt = torch.optim.AdamW(_param_groups(net, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.schedule, total, int(cfg.warmup * total)))
     rng = random.Random(cfg.seed)
 
-    best_f1, best_state, stale = -1.0, None, 0
+    best_f1, best_state, stale = -math.inf, None, 0
     history: list[dict] = []
     started = time.perf_counter()
     bar = Progress(
@@ -221,14 +227,16 @@ def fit(
                 net.eval()
                 record = {"epoch": epoch, "loss": running / steps_per_epoch, "seconds": time.perf_counter() - started}
                 if val_examples:
-                    record["val_macro_f1"], record["val_accuracy"] = _validation_scores(model, val_examples)
+                    record["val_macro_f1"], record["val_accuracy"] = _validation_scores(
+                        val_probs(), labels, val_examples
+                    )
                     bar.update(task, val_acc=f"{record['val_accuracy']:.3f}")
                 score = record.get("val_macro_f1", -record["loss"])
                 history.append(record)
                 if on_epoch:
                     on_epoch(record)
                 if score > best_f1:
-                    best_f1, best_state, stale = score, copy.deepcopy(net.state_dict()), 0
+                    best_f1, best_state, stale = score, _trainable_state(net), 0
                 else:
                     stale += 1
                     if stale >= cfg.patience:
@@ -236,7 +244,7 @@ def fit(
         except KeyboardInterrupt:
             interrupted = True
     if best_state is not None:
-        net.load_state_dict(best_state)
+        net.load_state_dict(best_state, strict=False)
     net.eval()
     model.metrics = {
         "history": history,
@@ -248,7 +256,7 @@ def fit(
     if val_examples and history:
         best = max(history, key=lambda r: r.get("val_macro_f1", 0.0))
         model.metrics.update(best_epoch=best["epoch"], val_macro_f1=best["val_macro_f1"], val_accuracy=best["val_accuracy"])
-    model.oos = _oos_threshold(model, val_examples, cfg)
+    model.oos = _oos_threshold(model, val_examples, val_probs() if val_examples else None, cfg)
     return model
 
 
@@ -285,10 +293,34 @@ def _canonical(examples: list[Example]) -> list[Example]:
     return [e if canonical_label(e.label) == e.label else replace(e, label=OOS_LABEL) for e in examples]
 
 
-def _oos_threshold(model: Model, val_examples: list[Example], cfg: TrainConfig) -> Threshold | None:
+def _oos_threshold(
+    model: Model, val_examples: list[Example], probs: torch.Tensor | None, cfg: TrainConfig
+) -> Threshold | None:
     if cfg.oos_threshold is not None:
         return Threshold(cfg.oos_threshold, "config", 0)
-    if not val_examples:
+    if not val_examples or probs is None:
         return None
-    probs = model.predict_proba([e.text for e in val_examples]).numpy()
-    return choose_threshold(probs, model.labels, [e.label for e in val_examples], cfg.oos_reject_rate)
+    return choose_threshold(probs.numpy(), model.labels, [e.label for e in val_examples], cfg.oos_reject_rate)
+
+
+def _trainable_state(net: IntentNetwork) -> dict[str, torch.Tensor]:
+    """A copy of every weight that can change (a frozen pretrained part never does: no need to copy it)."""
+    frozen = net.frozen_keys()
+    return {k: v.detach().clone() for k, v in net.state_dict().items() if k not in frozen}
+
+
+def _validation_probs(
+    model: Model, texts: list[str], lower: list[torch.Tensor] | None, ids: list[list[int]]
+) -> torch.Tensor:
+    """Validation intent probabilities; with cached frozen states only the trainable top runs."""
+    if lower is None:
+        return model.predict_proba(texts)
+    out = torch.empty(len(texts), len(model.labels))
+    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), 128):
+            rows = order[start : start + 128]
+            batch = model.inputs.batch([texts[i] for i in rows], [ids[i] for i in rows])
+            logits = model.network(batch, lower=_pad_states([lower[i] for i in rows])).intent
+            out[rows] = torch.softmax(logits, dim=-1)
+    return out

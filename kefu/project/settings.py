@@ -1,0 +1,393 @@
+"""``kefu.yml``, the settings file of a bot project, as a Pydantic model, and the project's layout.
+
+A complete ``kefu.yml`` (only ``name`` is required)::
+
+    name: 小店助手 Shop assistant
+    languages: [zh, en]              # the languages the bot speaks: "zh", "en" or both
+    nlu:
+      encoder: scratch               # scratch | e5-small | minilm
+      train: {epochs: 30, dim: 128}  # any field of kefu.training.TrainConfig except encoder
+    entities:                        # the rule extractors, as kefu.entities.from_config takes them
+      regexes: {order_id: "[A-Z]\\d{5,8}"}   # entity type: pattern (or list of patterns)
+      builtins: [email, phone, date, time, money]   # default: all of them
+      phone_regions: [CN, US]
+    knowledge: {min_score: 0.85}     # e5 similarity a knowledge-base answer needs
+    sentiment: {enabled: false}
+    handoff: {}                      # reserved for the agent-console settings
+
+Unknown keys are errors, and values are not coerced (``epochs: "30"`` is an error, not 30), so a typo
+cannot silently fall back to a default. Problems read ``kefu.yml:LINE: field.path: message``.
+"""
+
+import difflib
+import re
+import typing
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from kefu.dialogue.domain import LANGUAGES
+from kefu.entities import BUILTINS
+from kefu.errors import ConfigError
+from kefu.knowledge import DEFAULT_MIN_SCORE
+from kefu.training.config import ENCODERS, TrainConfig
+
+SETTINGS_FILE = "kefu.yml"
+NLU_FILE = "data/nlu.yml"
+DOMAIN_FILE = "domain.yml"
+KNOWLEDGE_DIR = "knowledge"
+MODELS_DIR = "models"
+
+_TRAIN_SOURCE = "nlu.train"
+# TrainConfig's range checks raise "config field 'dim' = 130 is invalid (hint)"; the field name lets the
+# error point at that key's line instead of at the whole nlu: section
+_TRAIN_RANGE = re.compile(r"config field '(?P<field>\w+)' = (?P<value>.*) is invalid \((?P<hint>.*)\)\Z")
+
+
+class _Section(BaseModel):
+    # strict: YAML already gives typed values, so "30" for an int is a mistake worth reporting
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _train_settings_model() -> type[_Section]:
+    """A model with one optional field per TrainConfig field, so each is type-checked at its own line.
+
+    Built from the dataclass so that it follows TrainConfig when fields are added; ``encoder`` is left
+    out because ``nlu.encoder`` sets it. Only the fields a file sets are passed on to TrainConfig (the
+    defaults here are placeholders: the real ones depend on the encoder).
+    """
+    hints = typing.get_type_hints(TrainConfig)
+    definitions: dict[str, Any] = {}
+    for spec in fields(TrainConfig):
+        if spec.name == "encoder":
+            continue
+        if spec.default is not MISSING:
+            default = spec.default
+        elif spec.default_factory is not MISSING:
+            default = Field(default_factory=spec.default_factory)
+        else:
+            default = ...
+        definitions[spec.name] = (hints[spec.name], default)
+    return create_model("TrainSettings", __base__=_Section, **definitions)
+
+
+TrainSettings = _train_settings_model()
+
+
+class NluSettings(_Section):
+    """How the intent model is trained."""
+
+    encoder: Literal[ENCODERS] = "scratch"
+    train: TrainSettings = Field(default_factory=TrainSettings)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _in_range(self) -> "NluSettings":
+        # the trainer's own range checks, so a bad value is found by `kefu validate`, not at training
+        try:
+            self.train_config()
+        except ConfigError as error:
+            raise ValueError(str(error).removeprefix(f"{_TRAIN_SOURCE}: ")) from None
+        return self
+
+    def train_config(self) -> TrainConfig:
+        """The training settings: the encoder's defaults, then the fields ``train`` sets."""
+        values = self.train.model_dump(exclude_unset=True) | {"encoder": self.encoder}
+        return TrainConfig.from_dict(values, source=_TRAIN_SOURCE)
+
+
+def _valid_pattern(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"invalid regular expression {pattern!r} ({error})") from None
+    return pattern
+
+
+def _pattern_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise PydanticCustomError("patterns_type", "expected a pattern or a list of patterns")
+    return value
+
+
+def _valid_region(region: str) -> str:
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown phone region {region!r} (expected ISO 3166 codes such as CN, US)")
+    return region
+
+
+Patterns = Annotated[list[Annotated[str, AfterValidator(_valid_pattern)]], BeforeValidator(_pattern_list)]
+
+
+class EntitySettings(_Section):
+    """The rule-based entity extractors (the trained entity head needs no settings)."""
+
+    builtins: list[Literal[BUILTINS]] | None = None  # None: every built-in
+    regexes: dict[str, Patterns] = Field(default_factory=dict)
+    phone_regions: list[Annotated[str, AfterValidator(_valid_region)]] = Field(
+        default_factory=lambda: ["CN", "US"]
+    )
+
+    @field_validator("regexes")
+    @classmethod
+    def _named_types(cls, regexes: dict[str, list[str]]) -> dict[str, list[str]]:
+        for entity_type in regexes:
+            if not entity_type.strip():
+                raise ValueError("an entity type needs a name")
+        return regexes
+
+
+class KnowledgeSettings(_Section):
+    """The knowledge base that answers what no intent covers."""
+
+    # the e5 cosine similarity the best passage needs before the bot answers with it
+    min_score: float = Field(default=DEFAULT_MIN_SCORE, ge=0.0, le=1.0)
+
+
+class SentimentSettings(_Section):
+    """Sentiment analysis of customer messages (feeds ``policy.handoff_on_negative`` of the domain)."""
+
+    enabled: bool = False
+
+
+class HandoffSettings(_Section):
+    """Reserved for how handed-off conversations reach agents; it takes no settings yet."""
+
+
+class ProjectSettings(_Section):
+    """The contents of ``kefu.yml``."""
+
+    name: str = Field(min_length=1)
+    languages: list[Literal[LANGUAGES]] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
+    nlu: NluSettings = Field(default_factory=NluSettings)
+    entities: EntitySettings = Field(default_factory=EntitySettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
+    handoff: HandoffSettings = Field(default_factory=HandoffSettings)
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("the bot needs a name")
+        return name.strip()
+
+    @field_validator("languages")
+    @classmethod
+    def _unique(cls, languages: list[str]) -> list[str]:
+        if len(set(languages)) != len(languages):
+            raise ValueError("a language is listed twice")
+        return languages
+
+    def train_config(self) -> TrainConfig:
+        """The training settings: ``nlu.encoder``'s defaults, then the fields ``nlu.train`` sets."""
+        return self.nlu.train_config()
+
+    def entity_config(self) -> dict[str, Any]:
+        """The ``entities`` section in the shape :func:`kefu.entities.from_config` takes."""
+        config: dict[str, Any] = {
+            "regexes": {name: list(patterns) for name, patterns in self.entities.regexes.items()},
+            "phone_regions": list(self.entities.phone_regions),
+        }
+        if self.entities.builtins is not None:
+            config["builtins"] = list(self.entities.builtins)
+        return config
+
+    def entity_types(self) -> set[str]:
+        """The entity types the configured rules produce."""
+        builtins = BUILTINS if self.entities.builtins is None else self.entities.builtins
+        return set(builtins) | set(self.entities.regexes)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A bot project folder and its settings; the paths are where the files are expected."""
+
+    root: Path
+    settings: ProjectSettings
+
+    @property
+    def settings_file(self) -> Path:
+        return self.root / SETTINGS_FILE
+
+    @property
+    def nlu_data(self) -> Path:
+        return self.root / NLU_FILE
+
+    @property
+    def domain(self) -> Path:
+        return self.root / DOMAIN_FILE
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return self.root / KNOWLEDGE_DIR
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / MODELS_DIR
+
+
+def load_project(path: str | Path) -> Project:
+    """Read the project in folder ``path``; ConfigError when its ``kefu.yml`` is missing or invalid."""
+    root = Path(path)
+    return Project(root, load_settings(root))
+
+
+def load_settings(path: str | Path) -> ProjectSettings:
+    """Read ``kefu.yml`` from a project folder (or the file itself); ConfigError naming the first problem."""
+    settings, problems = read_settings(path)
+    if settings is None:
+        more = len(problems) - 1
+        more_text = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
+        raise ConfigError(problems[0] + more_text)
+    return settings
+
+
+def read_settings(path: str | Path) -> tuple[ProjectSettings | None, list[str]]:
+    """The settings (None when invalid) and every problem as ``"kefu.yml:LINE: message"``, without raising."""
+    path = Path(path)
+    file = path / SETTINGS_FILE if path.is_dir() else path
+    if not path.exists():
+        return None, [f"{path}: project folder not found"]
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return None, [f"{file}: file not found (is {path} a kefu project? `kefu init` creates one)"]
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [f"{file}: cannot read file ({error})"]
+    return parse_settings(text, str(file))
+
+
+def parse_settings(text: str, source: str = SETTINGS_FILE) -> tuple[ProjectSettings | None, list[str]]:
+    """Like :func:`read_settings`, for the text of a settings file."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        return None, [f"{source}{line}: invalid YAML: {error.problem}"]
+    except yaml.YAMLError as error:
+        return None, [f"{source}: invalid YAML: {' '.join(str(error).split())}"]
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return None, [f"{source}:1: expected a mapping of settings (name, languages, nlu, ...)"]
+    # YAML keeps the last of two equal keys without a word; that hides edits, so it is an error here
+    problems = [f"{source}:{line}: duplicate key {key!r} (first at line {first})" for line, key, first in
+                _duplicate_keys(root)]
+    try:
+        settings = ProjectSettings.model_validate(data)
+    except ValidationError as error:
+        found = [_describe(item, root, source) for item in error.errors()]
+        problems += sorted(found, key=_line_number)
+        settings = None
+    return (None if problems else settings), problems
+
+
+# --- error messages with line numbers -------------------------------------------------------------
+
+
+def _describe(error: Any, root: yaml.Node | None, source: str) -> str:
+    """One Pydantic error as ``source:LINE: field.path: message``."""
+    loc = tuple(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    kind = error["type"]
+    range_error = _TRAIN_RANGE.match(message) if kind == "value_error" and loc == ("nlu",) else None
+    if range_error:
+        name = range_error["field"]
+        loc = ("nlu", "encoder") if name == "encoder" else ("nlu", "train", name)
+        message = f"{range_error['value']} is invalid ({range_error['hint']})"
+    line = _line_of(root, loc)
+    path = _dotted(loc)
+    if kind == "extra_forbidden":
+        allowed = list(_model_at(loc[:-1]).model_fields) if _model_at(loc[:-1]) else []
+        where = f"{_dotted(loc[:-1])}: " if loc[:-1] else ""
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        if not allowed:
+            return f"{source}:{line}: {where}unknown key {loc[-1]!r} (this section takes no settings yet)"
+        return f"{source}:{line}: {where}unknown key {loc[-1]!r} (allowed: {', '.join(allowed)}{hint})"
+    if kind == "missing":
+        return f"{source}:{line}: {path}: required setting is missing"
+    got = error.get("input")
+    shown = f" (got {got!r})" if not isinstance(got, dict | list) and kind != "value_error" else ""
+    return f"{source}:{line}: {path}: {message}{shown}"
+
+
+def _line_number(problem: str) -> int:
+    """The LINE of ``"file:LINE: message"`` (0 when there is none), for sorting problems."""
+    found = re.search(r":(\d+): ", problem)
+    return int(found.group(1)) if found else 0
+
+
+def _dotted(loc: tuple) -> str:
+    """``("entities", "regexes", "order_id", 0)`` -> ``entities.regexes.order_id[0]``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The settings model that holds the mapping at ``loc``, for listing its allowed keys."""
+    model: type[BaseModel] = ProjectSettings
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _line_of(root: yaml.Node | None, loc: tuple) -> int:
+    """The line of the deepest key (or list item) of ``loc`` found in the YAML; 1 when none is."""
+    node, line = root, 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part),
+                         None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _duplicate_keys(node: yaml.Node | None) -> list[tuple[int, str, int]]:
+    """(line, key, line of the first one) for every repeated key, anywhere in the document."""
+    found: list[tuple[int, str, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    found.append((line, key.value, seen[key.value]))
+                seen.setdefault(key.value, line)
+            found += _duplicate_keys(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found += _duplicate_keys(item)
+    return found

@@ -1,0 +1,227 @@
+"""``kefu validate DIR``: every problem of a bot project, each as one ``file:LINE: message`` line.
+
+The files are checked in the order the bot uses them, and each check uses what the earlier ones found:
+
+1. ``kefu.yml``: the settings (see :mod:`kefu.project.settings`);
+2. ``data/nlu.yml``: loads, has no duplicates, contradictions or thin intents, has examples in every
+   language of the bot, and annotated entities of a ``kefu.yml`` regex type match that regex;
+3. ``domain.yml``: checked against the intents of the training data and the entity types the bot can
+   produce (annotated in the data, the built-in rules, the ``kefu.yml`` regexes);
+4. ``knowledge/``: every FAQ and document file reads, FAQ files have a ``question,answer`` header.
+
+Problems that do not stop the bot from working read ``file:LINE: warning: message`` (as in the domain
+validator); :func:`is_warning` tells them apart.
+"""
+
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from kefu.data import Example, load_examples, validate
+from kefu.dialogue import detect_language, load_domain, validate_domain
+from kefu.errors import KefuError
+from kefu.knowledge.documents import DOCUMENT_SUFFIXES, FAQ_SUFFIXES, read_document, read_faq
+from kefu.project.settings import DOMAIN_FILE, KNOWLEDGE_DIR, NLU_FILE, ProjectSettings, read_settings
+
+# Fewer examples than this in one language and the model barely learns the intent in that language.
+MIN_PER_LANGUAGE = 3
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}
+_WARNING = re.compile(r"^.*?(:\d+)?: warning: ")
+
+
+def validate_project(path: str | Path) -> list[str]:
+    """Every problem found in the project folder ``path``; an empty list means it is ready to train."""
+    root = Path(path)
+    if not root.is_dir():
+        return [f"{root}: project folder not found"]
+    settings, problems = read_settings(root)
+    examples, nlu_problems = check_nlu(root / NLU_FILE, settings)
+    problems += nlu_problems
+    problems += check_domain(root / DOMAIN_FILE, examples, settings)
+    problems += check_knowledge(root / KNOWLEDGE_DIR)
+    return problems
+
+
+def is_warning(problem: str) -> bool:
+    """True for a problem that does not stop the bot from working."""
+    return _WARNING.match(problem) is not None
+
+
+def errors_only(problems: list[str]) -> list[str]:
+    """The problems that are not warnings."""
+    return [problem for problem in problems if not is_warning(problem)]
+
+
+def warning(where: str, line: int | None, message: str) -> str:
+    """A warning in the common format, ``where:LINE: warning: message``."""
+    return f"{where}{f':{line}' if line is not None else ''}: warning: {message}"
+
+
+# --- training data --------------------------------------------------------------------------------
+
+
+def check_nlu(path: Path, settings: ProjectSettings | None) -> tuple[list[Example] | None, list[str]]:
+    """The examples of the NLU data file (None when it cannot be read) and its problems."""
+    try:
+        examples = load_examples(path)
+    except KefuError as error:
+        return None, [str(error)]
+    problems = []
+    for issue in validate(examples, source=str(path)):
+        if issue.level == "warning":
+            problems.append(warning(issue.source, issue.line, issue.message))
+        else:
+            problems.append(str(issue))
+    languages = settings.languages if settings is not None else list(LANGUAGE_NAMES)
+    problems += _language_coverage(examples, languages, str(path))
+    if settings is not None:
+        problems += _regex_annotations(examples, settings)
+    return examples, problems
+
+
+def _language_coverage(examples: list[Example], languages: list[str], source: str) -> list[str]:
+    """Warn about intents with (almost) no examples in one of the bot's languages."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    first_line: dict[str, int | None] = {}
+    for example in examples:
+        counts[example.label][detect_language(example.text)] += 1
+        first_line.setdefault(example.label, example.line)
+    problems = []
+    for intent, by_language in counts.items():
+        for language in languages:
+            count, name = by_language[language], LANGUAGE_NAMES.get(language, language)
+            if count >= MIN_PER_LANGUAGE:
+                continue
+            found = "no" if count == 0 else f"only {count}"
+            problems.append(
+                warning(
+                    source,
+                    first_line[intent],
+                    f"intent {intent!r} has {found} {name} example{'s' if count != 1 else ''} "
+                    f"(at least {MIN_PER_LANGUAGE} recommended, or the model will not know it in {name})",
+                )
+            )
+    return problems
+
+
+def _regex_annotations(examples: list[Example], settings: ProjectSettings) -> list[str]:
+    """Warn about annotated entities that the ``kefu.yml`` regex for their type would not find.
+
+    Such a value is usually a typo in the data, or a sign that the pattern is too narrow for what
+    customers really type.
+    """
+    patterns = {
+        entity_type: [re.compile(pattern) for pattern in patterns]
+        for entity_type, patterns in settings.entities.regexes.items()
+    }
+    problems = []
+    for example in examples:
+        for entity in example.entities:
+            surface = example.text[entity.start : entity.end]
+            rules = patterns.get(entity.type)
+            if rules and not any(rule.fullmatch(surface) for rule in rules):
+                problems.append(
+                    warning(
+                        example.source,
+                        example.line,
+                        f"annotated {entity.type} {surface!r} does not match the kefu.yml pattern for "
+                        f"{entity.type}, so the rule extractor would miss it",
+                    )
+                )
+    return problems
+
+
+# --- domain ---------------------------------------------------------------------------------------
+
+
+def check_domain(path: Path, examples: list[Example] | None, settings: ProjectSettings | None) -> list[str]:
+    """The domain file's problems, checked against the intents and entity types of the bot.
+
+    When the data or the settings could not be read, the checks that need them are skipped rather than
+    reported as a flood of follow-on errors.
+    """
+    intents = list(dict.fromkeys(example.label for example in examples)) if examples else None
+    entity_types = None
+    if examples is not None and settings is not None:
+        annotated = {entity.type for example in examples for entity in example.entities}
+        entity_types = annotated | settings.entity_types()
+    problems = validate_domain(path, intents, entity_types)
+    if settings is not None and not errors_only(problems):
+        problems += _language_mismatch(path, settings)
+    return problems
+
+
+def _language_mismatch(path: Path, settings: ProjectSettings) -> list[str]:
+    """Warn when the domain's languages differ from the languages ``kefu.yml`` says the bot speaks."""
+    domain = load_domain(path)
+    if set(domain.languages) == set(settings.languages):
+        return []
+    line = next(
+        (
+            number
+            for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+            if text.startswith("languages:")
+        ),
+        None,
+    )
+    return [
+        warning(
+            str(path),
+            line,
+            f"languages [{', '.join(domain.languages)}] differ from kefu.yml's "
+            f"[{', '.join(settings.languages)}]; replies exist only in the domain's languages",
+        )
+    ]
+
+
+# --- knowledge ------------------------------------------------------------------------------------
+
+
+def check_knowledge(folder: Path) -> list[str]:
+    """Problems of the knowledge folder: a missing folder is only a warning (the bot works without)."""
+    if not folder.is_dir():
+        return [warning(str(folder), None, "folder not found; questions no intent covers get the fallback")]
+    problems: list[str] = []
+    passages = 0
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        # hidden files and folders hold things like a saved search index, not knowledge
+        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+            continue
+        suffix = path.suffix.lower()
+        try:
+            if suffix in FAQ_SUFFIXES:
+                found = read_faq(path)
+                problems += _duplicate_questions(path, found)
+            elif suffix in DOCUMENT_SUFFIXES:
+                found = read_document(path)
+            else:
+                kinds = ", ".join(FAQ_SUFFIXES + DOCUMENT_SUFFIXES)
+                problems.append(warning(str(path), None, f"ignored: not a knowledge file ({kinds})"))
+                continue
+        except KefuError as error:
+            problems.append(str(error))
+            continue
+        if not found:
+            problems.append(warning(str(path), None, "no text, so nothing to answer from"))
+        passages += len(found)
+    if passages == 0 and not problems:
+        problems.append(warning(str(folder), None, "no FAQ (.csv) or document (.md, .txt) files"))
+    return problems
+
+
+def _duplicate_questions(path: Path, passages: list) -> list[str]:
+    """Warn about FAQ rows that ask the same question again (the later answer would compete)."""
+    first: dict[str, str] = {}
+    problems = []
+    for passage in passages:
+        key = " ".join(passage.title.lower().split())
+        line = passage.source.rpartition(":")[2]
+        if key in first:
+            problems.append(
+                warning(str(path), int(line) if line.isdigit() else None,
+                        f"duplicate question {passage.title!r} (first at line {first[key]})")
+            )
+        else:
+            first[key] = line
+    return problems

@@ -1,0 +1,158 @@
+from pathlib import Path
+
+from kefu.project.validate import errors_only, is_warning, validate_project
+
+from .conftest import TEMPLATE, edit, line_of
+
+
+def test_template_is_clean():
+    # not even warnings: the shipped demo is the example of a well-kept project
+    assert validate_project(TEMPLATE) == []
+
+
+def test_reply_missing_a_language(project: Path):
+    domain = project / "domain.yml"
+    edit(domain, '      zh: ["不客气！还有其他可以帮您的吗？", "很高兴能帮到您～还有别的问题随时问我。"]\n', "")
+    line = line_of(domain, "replies:", after="  thanks:")
+    assert validate_project(project) == [f"{domain}:{line}: intents.thanks.replies: missing language 'zh'"]
+
+
+def test_reply_with_an_unknown_slot(project: Path):
+    domain = project / "domain.yml"
+    edit(domain, "收到，订单 {order_id}。", "收到，订单 {order_number}。")
+    line = line_of(domain, "{order_number}")
+    assert validate_project(project) == [
+        (f"{domain}:{line}: intents.order_status.replies.zh: placeholder {{order_number}} refers to unknown "
+        "slot 'order_number' (did you mean 'order_id'?)")
+    ]
+
+
+def test_domain_intent_the_data_does_not_have(project: Path):
+    domain = project / "domain.yml"
+    edit(domain, "  goodbye:\n    replies:", "  weather:\n    replies: {zh: 晴, en: Sunny}\n  goodbye:\n    replies:")
+    problems = validate_project(project)
+    line = line_of(domain, "  weather:")
+    # ...and it has no button title, which is only a warning
+    assert errors_only(problems) == [f"{domain}:{line}: intents.weather: unknown intent 'weather', the model does not predict it"]
+    assert any(is_warning(problem) and "no button title for weather" in problem for problem in problems)
+
+
+def test_bad_faq_header(project: Path):
+    faq = project / "knowledge" / "faq.csv"
+    edit(faq, "question,answer,lang\n", "q,answer,lang\n")
+    [problem] = validate_project(project)
+    assert problem.startswith(f"{faq}:1: ")
+    assert "question" in problem
+    assert not is_warning(problem)
+
+
+def test_faq_row_without_answer_and_duplicate_question(project: Path):
+    faq = project / "knowledge" / "faq.csv"
+    first = line_of(faq, "有礼品包装吗？,")
+    with faq.open("a", encoding="utf-8") as file:
+        file.write("有礼品包装吗？,有的，每单 10 元。,zh\n")
+    rows = len(faq.read_text(encoding="utf-8").splitlines())
+    assert validate_project(project) == [
+        f"{faq}:{rows}: warning: duplicate question '有礼品包装吗？' (first at line {first})"
+    ]
+    with faq.open("a", encoding="utf-8") as file:
+        file.write("Where is the shop?,,en\n")
+    [problem] = validate_project(project)
+    assert problem.startswith(f"{faq}:{rows + 1}: ")
+    assert not is_warning(problem)
+
+
+def test_knowledge_problems_that_are_warnings(project: Path):
+    (project / "knowledge" / "empty.md").write_text("\n", encoding="utf-8")
+    (project / "knowledge" / "photo.png").write_bytes(b"\x89PNG")
+    (project / "knowledge" / ".index").mkdir()
+    (project / "knowledge" / ".index" / "kb.json").write_text("{}", encoding="utf-8")
+    problems = validate_project(project)
+    knowledge = project / "knowledge"
+    assert problems == [
+        f"{knowledge / 'empty.md'}: warning: no text, so nothing to answer from",
+        f"{knowledge / 'photo.png'}: warning: ignored: not a knowledge file (.csv, .md, .markdown, .txt)",
+    ]
+    assert all(is_warning(problem) for problem in problems)
+
+
+def test_missing_knowledge_folder_is_a_warning(project: Path):
+    for path in sorted((project / "knowledge").iterdir()):
+        path.unlink()
+    (project / "knowledge").rmdir()
+    [problem] = validate_project(project)
+    assert is_warning(problem)
+    assert problem.startswith(f"{project / 'knowledge'}: warning: folder not found")
+
+
+def test_nlu_problems(project: Path):
+    nlu = project / "data" / "nlu.yml"
+    first = line_of(nlu, "查下物流")
+    edit(nlu, "    - 快递单号是多少\n", "    - 快递单号是多少\n    - 查下物流\n    - where is order [A1234](order_id)\n")
+    duplicate = line_of(nlu, "查下物流", after="- 快递单号是多少")
+    annotated = line_of(nlu, "[A1234](order_id)")
+    assert validate_project(project) == [
+        f"{nlu}:{duplicate}: warning: duplicate of line {first} (skipped)",
+        (f"{nlu}:{annotated}: warning: annotated order_id 'A1234' does not match the kefu.yml pattern for "
+        "order_id, so the rule extractor would miss it"),
+    ]
+
+
+def test_intent_with_one_language_only(project: Path):
+    nlu = project / "data" / "nlu.yml"
+    with nlu.open("a", encoding="utf-8") as file:
+        file.write("- intent: weather\n  examples: |\n    - is it raining\n    - how hot is it today\n"
+                   "    - will it snow tomorrow\n")
+    problems = validate_project(project)
+    start = line_of(nlu, "- is it raining")
+    assert problems[0] == (
+        f"{nlu}:{start}: warning: intent 'weather' has no Chinese examples (at least 3 recommended, "
+        "or the model will not know it in Chinese)"
+    )
+    # the domain has no entry for it, which is a warning as well
+    assert errors_only(problems) == []
+    assert any("no entry for model intents weather" in problem for problem in problems)
+
+
+def test_broken_nlu_file_skips_the_checks_that_need_it(project: Path):
+    nlu = project / "data" / "nlu.yml"
+    edit(nlu, "    - hiya\n", "    hiya\n")
+    line = line_of(nlu, "    hiya")
+    # the domain is still checked, just not against the intents
+    assert validate_project(project) == [f"{nlu}:{line}: expected an example starting with '- '"]
+    nlu.unlink()
+    assert validate_project(project) == [f"{nlu}: file not found"]
+
+
+def test_broken_settings_are_reported_and_the_rest_still_checked(project: Path):
+    settings = project / "kefu.yml"
+    edit(settings, "languages: [zh, en]", "languages: [zh, en]\nlanguage: zh")
+    faq = project / "knowledge" / "faq.csv"
+    edit(faq, "question,answer,lang\n", "question,lang\n")
+    problems = validate_project(project)
+    assert problems[0].startswith(f"{settings}:4: unknown key 'language'")
+    assert problems[1].startswith(f"{faq}:1: ")
+    assert len(problems) == 2
+
+
+def test_languages_of_settings_and_domain_differ(project: Path):
+    edit(project / "kefu.yml", "languages: [zh, en]", "languages: [en]")
+    domain = project / "domain.yml"
+    line = line_of(domain, "languages: [zh, en]")
+    assert validate_project(project) == [
+        (f"{domain}:{line}: warning: languages [zh, en] differ from kefu.yml's [en]; "
+        "replies exist only in the domain's languages")
+    ]
+
+
+def test_not_a_project(tmp_path: Path):
+    assert validate_project(tmp_path / "nowhere") == [f"{tmp_path / 'nowhere'}: project folder not found"]
+    problems = validate_project(tmp_path)
+    assert problems[0].startswith(f"{tmp_path / 'kefu.yml'}: file not found")
+    assert f"{tmp_path / 'domain.yml'}: domain file not found" in problems
+
+
+def test_is_warning():
+    assert is_warning("domain.yml:3: warning: no button title")
+    assert is_warning("knowledge: warning: folder not found")
+    assert not is_warning("domain.yml:3: intents.x: unknown intent 'x'")
