@@ -185,15 +185,34 @@ def shell(model_dir: ModelDir) -> None:
             out.print(_ranking_table(model.predict(text)[0]))
 
 
-@app.command(epilog="Examples:\n\n  kefu validate data/nlu.yml\n\n  kefu validate train.csv --strict")
+@app.command(epilog="Examples:\n\n  kefu init mybot\n\n  kefu init mybot --force   (rewrite the template files)")
+@_one_line_errors
+def init(
+    project_dir: Annotated[Path, typer.Argument(help="Folder to create the bot project in")],
+    force: Annotated[bool, typer.Option(help="Write into a non-empty folder, replacing template files")] = False,
+) -> None:
+    """Create a bilingual bot project (kefu.yml, data, domain, knowledge) from the online-shop template."""
+    from kefu.project.scaffold import init_project
+
+    root = init_project(project_dir, force=force)
+    err.print(f"created {root}; next: kefu validate {root} && kefu train {root} && kefu serve {root}")
+
+
+@app.command(
+    epilog="Examples:\n\n  kefu validate mybot            (a whole project)\n\n  kefu validate data/nlu.yml"
+    "\n\n  kefu validate train.csv --strict"
+)
 @_one_line_errors
 def validate(
-    data: Annotated[Path, typer.Argument(help="A data file to check")],
+    data: Annotated[Path, typer.Argument(help="A data file, or a bot project folder")],
     text_col: TextCol = None,
     label_col: LabelCol = None,
     strict: Annotated[bool, typer.Option(help="Exit non-zero on warnings too")] = False,
 ) -> None:
-    """Check a data file and list every problem with file and line."""
+    """Check a data file or a whole bot project and list every problem with file and line."""
+    if data.is_dir():
+        _validate_project(data, strict)
+        return
     from kefu.data import clean, load_examples, validate
 
     examples = load_examples(data, text_col=text_col, label_col=label_col)
@@ -204,6 +223,19 @@ def validate(
     kept = clean(examples, issues)
     err.print(f"{len(examples)} examples read, {len(kept)} usable, {len({e.label for e in kept})} labels")
     if any(i.level == "error" for i in issues) or (strict and issues):
+        raise typer.Exit(1)
+
+
+def _validate_project(root: Path, strict: bool) -> None:
+    from kefu.project.validate import errors_only, is_warning, validate_project
+
+    problems = validate_project(root)
+    for problem in problems:
+        colour = "yellow" if is_warning(problem) else "red"
+        err.print(f"[{colour}]{problem}[/{colour}]", highlight=False, soft_wrap=True)
+    errors = errors_only(problems)
+    err.print(f"{root}: {len(errors)} errors, {len(problems) - len(errors)} warnings")
+    if errors or (strict and problems):
         raise typer.Exit(1)
 
 

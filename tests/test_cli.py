@@ -8,7 +8,7 @@ runner = CliRunner()
 
 
 def test_every_command_has_help_with_examples():
-    for command in ["train", "evaluate", "predict", "shell", "validate"]:
+    for command in ["init", "train", "evaluate", "predict", "shell", "validate"]:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, command
         assert "Example" in result.output
@@ -61,3 +61,18 @@ def test_validate_lists_warnings_with_lines(tmp_path):
 def test_missing_model_dir(tmp_path):
     result = runner.invoke(app, ["predict", str(tmp_path / "nope"), "hi"])
     assert result.exit_code == 1 and "not a model directory" in result.output
+
+
+def test_init_then_validate_a_project_and_refuse_to_overwrite(tmp_path):
+    root = tmp_path / "bot"
+    result = runner.invoke(app, ["init", str(root)])
+    assert result.exit_code == 0, result.output
+    assert (root / "kefu.yml").is_file() and (root / "domain.yml").is_file()
+    result = runner.invoke(app, ["validate", str(root)])
+    assert result.exit_code == 0 and "0 errors" in result.output
+    assert runner.invoke(app, ["init", str(root)]).exit_code == 1
+    domain = root / "domain.yml"
+    domain.write_text(domain.read_text(encoding="utf-8").replace("{order_id}", "{order_number}"), encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(root)])
+    assert result.exit_code == 1
+    assert "domain.yml:" in result.output and "order_number" in result.output
