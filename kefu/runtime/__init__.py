@@ -1,0 +1,39 @@
+"""The customer-service runtime: train a project, answer customers, retrain from reviews.
+
+    from kefu.runtime import Bot, train_project
+    train_project("my-shop")                        # models/nlu + models/knowledge, reused when unchanged
+    bot = Bot("my-shop")                            # conversations in my-shop/kefu.db (or $KEFU_DATABASE_URL)
+    result = bot.handle(None, "我的订单到哪了")
+    print(result.reply.text, result.intent, result.sources)
+
+The server (:mod:`kefu.server`) is a thin HTTP shell over these.
+"""
+
+from kefu.runtime.bot import (
+    Bot,
+    Button,
+    EntityOut,
+    MessageError,
+    Reply,
+    Source,
+    TurnResult,
+    default_database_url,
+)
+from kefu.runtime.privacy import redact
+from kefu.runtime.retrain import RetrainJobs, export_reviewed
+from kefu.runtime.training import train_project
+
+__all__ = [
+    "Bot",
+    "Button",
+    "EntityOut",
+    "MessageError",
+    "Reply",
+    "RetrainJobs",
+    "Source",
+    "TurnResult",
+    "default_database_url",
+    "export_reviewed",
+    "redact",
+    "train_project",
+]

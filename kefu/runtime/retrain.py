@@ -1,0 +1,221 @@
+"""Retrain from reviewed turns while the bot keeps answering, then swap the new model in.
+
+A job: write every labelled review to ``data/reviewed.yml`` (the user's ``data/nlu.yml`` is never
+touched) -> :func:`train_project` (the model retrains because its training files changed; the knowledge
+index only if ``knowledge/`` changed) -> :meth:`Bot.swap_model`. The old model answers until the new one
+is fully loaded.
+
+A job's progress is a small JSON file in ``models/jobs/``, rewritten atomically after every step and
+epoch, so whichever server worker is asked can report it, not only the one running it.
+"""
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kefu.data import load_examples
+from kefu.entities import parse_inline
+from kefu.errors import KefuError
+from kefu.project import Project
+from kefu.runtime.bot import Bot
+from kefu.runtime.training import nlu_model_dir, reviewed_file, train_project
+from kefu.store import ConflictError, NotFoundError, Repository
+
+log = logging.getLogger("kefu.runtime")
+
+JOBS_DIR = "jobs"
+PAGE = 200
+REVIEWED_HEADER = (
+    "# Written by kefu from reviews labelled in the dashboard, and trained on with data/nlu.yml.\n"
+    "# Edit or delete entries freely: a retrain rewrites it from the labelled reviews plus what it holds.\n"
+)
+
+
+def export_reviewed(repo: Repository, project: Project) -> tuple[int, int]:
+    """Merge the labelled reviews into ``data/reviewed.yml``; return (examples in the file, added now).
+
+    Examples already in the file stay (hand edits included); a text labelled again takes its latest label.
+    Texts that look like entity markup (``[x](type)``) are left out: the loader would read them as markup.
+    """
+    path = reviewed_file(project)
+    labels: dict[str, str] = {}
+    if path.is_file():
+        for example in load_examples(path):
+            labels[example.text] = example.label
+    before = dict(labels)
+    offset = 0
+    while True:
+        page = repo.review_queue("labelled", limit=PAGE, offset=offset)
+        for review in sorted(page, key=lambda r: r.reviewed_at or r.created_at):
+            text = " ".join(review.text.split())
+            if text and review.corrected_intent and parse_inline(text)[0] == text:
+                labels[text] = review.corrected_intent
+        if len(page) < PAGE:
+            break
+        offset += PAGE
+    if labels == before:
+        return len(labels), 0
+    by_intent: dict[str, list[str]] = {}
+    for text, intent in labels.items():
+        by_intent.setdefault(intent, []).append(text)
+    data = {
+        "version": "3.1",
+        "nlu": [{"intent": i, "examples": texts} for i, texts in sorted(by_intent.items())],
+    }
+    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
+    _write_atomic(path, REVIEWED_HEADER + body)
+    added = sum(1 for text, intent in labels.items() if before.get(text) != intent)
+    return len(labels), added
+
+
+class RetrainJobs:
+    """Starts retrain jobs in a background thread (one at a time) and reports their progress."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.folder = bot.project.models_dir / JOBS_DIR
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> dict[str, Any]:
+        """Start a job and return its first status; ConflictError while another job is running."""
+        with self._lock:
+            running = self._running()
+            if running is not None:
+                raise ConflictError(f"retrain job {running} is still running")
+            job = {
+                "id": uuid.uuid4().hex[:12],
+                "status": "running",
+                "step": "export",
+                "progress": 0.0,
+                "epoch": 0,
+                "epochs": self.bot.project.settings.train_config().epochs,
+                "model_version_before": self.bot.version,
+                "model_version": None,
+                "reviewed_examples": None,
+                "added_examples": None,
+                "error": None,
+                "started_at": _now(),
+                "finished_at": None,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+            }
+            self._save(job)
+            self._thread = threading.Thread(target=self._run, args=(job,), name=f"kefu-retrain-{job['id']}")
+            self._thread.daemon = True
+            self._thread.start()
+            return _public(job)
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        """A job's status; NotFoundError for an unknown id."""
+        job = self._load(job_id)
+        if job is None:
+            raise NotFoundError(f"unknown retrain job {job_id!r}")
+        if job["status"] == "running" and not _alive(job):
+            job.update(status="failed", error="the server running this job stopped before it finished")
+        return _public(job)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the job started here finishes (for tests and scripts)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # -- the job ------------------------------------------------------------------------------------
+
+    def _run(self, job: dict[str, Any]) -> None:
+        bot = self.bot
+        try:
+            total, added = export_reviewed(bot.repo, bot.project)
+            self._update(job, step="train", reviewed_examples=total, added_examples=added, progress=0.05)
+            epochs = max(job["epochs"], 1)
+
+            def on_epoch(record: dict) -> None:
+                epoch = int(record.get("epoch", 0))
+                self._update(job, epoch=epoch, progress=round(0.05 + 0.85 * epoch / epochs, 3))
+
+            summary = train_project(
+                bot.project.root, progress=False, embedder=bot.given_embedder, on_epoch=on_epoch
+            )
+            self._update(job, step="swap", progress=0.95)
+            knowledge = summary.get("knowledge")
+            if knowledge is not None and not knowledge["reused"]:
+                version = bot.reload()
+            else:
+                version = bot.swap_model(nlu_model_dir(bot.project))
+            self._update(
+                job,
+                status="succeeded",
+                step="done",
+                progress=1.0,
+                model_version=version,
+                retrained=not summary["nlu"]["reused"],
+                finished_at=_now(),
+            )
+        except (KefuError, OSError, ValueError) as error:
+            log.error("retrain job %s failed: %s", job["id"], error)
+            self._update(job, status="failed", error=str(error).splitlines()[0], finished_at=_now())
+        except Exception as error:
+            log.exception("retrain job %s failed", job["id"])
+            self._update(job, status="failed", error=f"{type(error).__name__}: {error}", finished_at=_now())
+
+    # -- job files ----------------------------------------------------------------------------------
+
+    def _update(self, job: dict[str, Any], **changes: Any) -> None:
+        job.update(changes)
+        self._save(job)
+
+    def _save(self, job: dict[str, Any]) -> None:
+        _write_atomic(self.folder / f"{job['id']}.json", json.dumps(job, ensure_ascii=False, indent=1))
+
+    def _load(self, job_id: str) -> dict[str, Any] | None:
+        if not job_id.isalnum():
+            return None
+        try:
+            return json.loads((self.folder / f"{job_id}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _running(self) -> str | None:
+        """The id of a job some live process is running, if any."""
+        if not self.folder.is_dir():
+            return None
+        for path in self.folder.glob("*.json"):
+            job = self._load(path.stem)
+            if job is not None and job.get("status") == "running" and _alive(job):
+                return job["id"]
+        return None
+
+
+def _alive(job: dict[str, Any]) -> bool:
+    """Whether the process that runs ``job`` still exists (a crashed worker leaves 'running' behind)."""
+    if job.get("host") != socket.gethostname():
+        return True  # another machine's job: assume it runs, its own status will say when it ends
+    try:
+        os.kill(int(job["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
+def _public(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in job.items() if k not in ("host", "pid")}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

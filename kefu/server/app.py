@@ -1,0 +1,171 @@
+"""`create_app(project_dir)`: the FastAPI application serving one trained bot project.
+
+    /                       demo shop page with the chat widget
+    /widget.js              the widget: <script src="http://HOST/widget.js"></script> on any page
+    /admin                  the dashboard (inbox, review queue, analytics)
+    /api/v1/chat            public chat API          /api/v1/admin/...   dashboard API (bearer token)
+    /healthz  /metrics      operations               /docs  /openapi.json   the API contract
+
+The app is stateless between requests (conversations live in the database), so ``kefu serve --workers
+N`` runs N copies of it on one port.
+"""
+
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from kefu import __version__
+from kefu.errors import KefuError
+from kefu.knowledge import Embedder
+from kefu.project import load_project
+from kefu.runtime import Bot, MessageError, RetrainJobs, default_database_url
+from kefu.server.deps import Services, current_user
+from kefu.server.metrics import Metrics, MetricsMiddleware
+from kefu.server.pages import router as pages_router
+from kefu.server.routes import analytics, auth, chat, conversations, ops, retrain, reviews, users
+from kefu.server.security import load_secret
+from kefu.store import (
+    ConflictError,
+    InvalidValueError,
+    NotFoundError,
+    Repository,
+    StoreError,
+    open_repository,
+)
+
+log = logging.getLogger("kefu.server")
+
+ENV_ADMIN_USER = "KEFU_ADMIN_USER"
+ENV_ADMIN_PASSWORD = "KEFU_ADMIN_PASSWORD"
+ENV_CORS_ORIGINS = "KEFU_CORS_ORIGINS"  # comma-separated; default "*": the widget is embedded anywhere
+ENV_PROJECT = "KEFU_PROJECT_DIR"
+
+DESCRIPTION = """\
+A self-hosted customer-service bot (Chinese and English).
+
+* **Public**: `POST /api/v1/chat` answers a customer; `GET /api/v1/chat/{session_id}/messages?after=SEQ`
+  returns newer turns (agent replies) for the widget to poll.
+* **Admin**: sign in with `POST /api/v1/admin/login` and send the returned token as
+  `Authorization: Bearer <token>` on every other `/api/v1/admin/` route.
+"""
+
+
+def create_app(
+    project_dir: str | Path,
+    database_url: str | None = None,
+    *,
+    embedder: Embedder | None = None,
+    password_hasher: PasswordHasher | None = None,
+) -> FastAPI:
+    """The app for the trained project in ``project_dir``.
+
+    ``database_url`` defaults to $KEFU_DATABASE_URL, else ``kefu.db`` in the project. ``embedder`` is the
+    knowledge base's (default: e5); ``password_hasher`` the store's argon2 parameters (tests pass cheap ones).
+    The first admin is created if there is no user (see :func:`ensure_first_admin`).
+    """
+    project = load_project(project_dir)
+    repo = open_repository(
+        database_url or default_database_url(project.root), password_hasher=password_hasher
+    )
+    bot = Bot(project.root, repo, embedder=embedder)
+    ensure_first_admin(repo)
+    metrics = Metrics()
+    services = Services(bot, repo, RetrainJobs(bot), load_secret(project.root), metrics)
+
+    app = FastAPI(title=f"kefu: {project.settings.name}", version=__version__, description=DESCRIPTION)
+    app.state.services = services
+    _add_error_handlers(app)
+
+    admin = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(current_user)])
+    for module in (auth, conversations, reviews, retrain, analytics, users):
+        admin.include_router(module.router)
+    app.include_router(chat.router)
+    app.include_router(auth.login_router)
+    app.include_router(admin)
+    app.include_router(ops.router)
+    app.include_router(pages_router)
+
+    origins = [o.strip() for o in os.environ.get(ENV_CORS_ORIGINS, "*").split(",") if o.strip()]
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    metrics.set_model(bot.version)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app factory uvicorn's workers call (``kefu serve``): the project from $KEFU_PROJECT_DIR."""
+    import torch
+
+    torch.set_num_threads(1)  # one request per thread; workers, not intra-op threads, use the cores
+    project = os.environ.get(ENV_PROJECT)
+    if not project:
+        raise KefuError(f"{ENV_PROJECT} is not set; start the server with `kefu serve DIR`")
+    return create_app(project)
+
+
+def ensure_first_admin(repo: Repository) -> None:
+    """Create the first admin when there are no users at all.
+
+    The username is $KEFU_ADMIN_USER (default ``admin``) and the password $KEFU_ADMIN_PASSWORD; without
+    it a random password is generated and printed once to the console, never logged or stored in clear.
+    """
+    if repo.list_users():
+        return
+    username = os.environ.get(ENV_ADMIN_USER) or "admin"
+    given = os.environ.get(ENV_ADMIN_PASSWORD)
+    password = given or secrets.token_urlsafe(12)
+    try:
+        repo.create_user(username, password, role="admin")
+    except ConflictError:  # another worker created it a moment ago (and printed its password)
+        return
+    if given:
+        print(
+            f"kefu: created dashboard admin {username!r} with the password from {ENV_ADMIN_PASSWORD}",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print(
+            f"kefu: created dashboard admin {username!r} with password {password}  (shown only once; "
+            f"sign in at /admin)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """kefu's errors as JSON ``{"detail": "one line"}`` with the status that fits them."""
+
+    def handler(code: int):
+        async def handle(_: Request, error: Exception) -> JSONResponse:
+            if code >= 500:
+                log.error("%s: %s", type(error).__name__, error)
+            return JSONResponse(
+                {"detail": str(error).splitlines()[0] if str(error) else type(error).__name__},
+                status_code=code,
+            )
+
+        return handle
+
+    # the most specific class wins, so NotFoundError gets 404 although it is also a StoreError
+    for error, code in (
+        (NotFoundError, 404),
+        (ConflictError, 409),
+        (InvalidValueError, 422),
+        (MessageError, 422),
+        (StoreError, 503),
+        (KefuError, 500),
+    ):
+        app.add_exception_handler(error, handler(code))

@@ -1,0 +1,50 @@
+"""The review queue: turns the bot was unsure about, for a person to label with the right intent."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from kefu.server.deps import ServicesDep, UserDep
+from kefu.server.schemas import ErrorOut, IntentsOut, LabelIn, ReviewOut
+
+router = APIRouter(tags=["reviews"])
+NOT_FOUND = {404: {"model": ErrorOut}}
+
+
+@router.get("/reviews", response_model=list[ReviewOut])
+def reviews(
+    services: ServicesDep,
+    _: UserDep,
+    status_: Annotated[Literal["pending", "labelled", "dismissed"], Query(alias="status")] = "pending",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ReviewOut]:
+    """Reviews with ``status``, oldest first, each with the customer's text and the model's guess."""
+    return [ReviewOut.model_validate(r) for r in services.repo.review_queue(status_, limit, offset)]
+
+
+@router.get("/intents", response_model=IntentsOut)
+def intents(services: ServicesDep, _: UserDep) -> IntentsOut:
+    """The intents a review can be labelled with: the current model's (``out_of_scope`` included)."""
+    labels = set(services.bot.intents) | {"out_of_scope"}
+    return IntentsOut(intents=sorted(labels), model_version=services.bot.version)
+
+
+@router.post(
+    "/reviews/{review_id}/label", response_model=ReviewOut, responses={**NOT_FOUND, 422: {"model": ErrorOut}}
+)
+def label(review_id: int, body: LabelIn, services: ServicesDep, user: UserDep) -> ReviewOut:
+    """Set the correct intent; the next retrain learns it (``data/reviewed.yml``)."""
+    known = set(services.bot.intents) | {"out_of_scope"}
+    if body.intent not in known:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown intent {body.intent!r}; see GET /api/v1/admin/intents",
+        )
+    return ReviewOut.model_validate(services.repo.label_review(review_id, body.intent, user.user_id))
+
+
+@router.post("/reviews/{review_id}/dismiss", response_model=ReviewOut, responses=NOT_FOUND)
+def dismiss(review_id: int, services: ServicesDep, user: UserDep) -> ReviewOut:
+    """Drop a review without a label (noise, or the model was right after all)."""
+    return ReviewOut.model_validate(services.repo.dismiss_review(review_id, user.user_id))

@@ -1,0 +1,209 @@
+"""The HTTP contract: request and response bodies as Pydantic models (they make the OpenAPI document).
+
+The chat answer itself is :class:`kefu.runtime.TurnResult`, the same object the Python API returns.
+"""
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kefu.runtime.bot import MAX_MESSAGE_CHARS
+
+
+class _Record(BaseModel):
+    # the store returns frozen dataclasses; these models read them by attribute
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- public ---------------------------------------------------------------------------------------
+
+
+class ChatIn(BaseModel):
+    session_id: str | None = Field(None, max_length=64, description="omit to start a new conversation")
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, description="the customer's message")
+
+
+class MessageOut(_Record):
+    """One turn as the customer sees it."""
+
+    seq: int
+    role: Literal["customer", "bot", "agent"]
+    text: str
+    created_at: datetime
+    buttons: list[dict[str, str]] | None = None
+    sources: list[dict[str, Any]] | None = None
+    decision: str | None = None
+
+
+class MessagesOut(BaseModel):
+    session_id: str
+    status: Literal["bot", "handoff", "human", "closed"]
+    messages: list[MessageOut]
+    last_seq: int = Field(description="pass as ?after= on the next poll")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    model_version: str
+    database: str
+    knowledge_base: bool
+
+
+# --- admin ----------------------------------------------------------------------------------------
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: int = Field(description="Unix time the token stops working")
+    username: str
+    role: Literal["admin", "agent"]
+
+
+class UserOut(_Record):
+    id: int
+    username: str
+    role: Literal["admin", "agent"]
+    created_at: datetime
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=8, max_length=1024)
+    role: Literal["admin", "agent"] = "agent"
+
+
+class PasswordIn(BaseModel):
+    password: str = Field(min_length=8, max_length=1024)
+
+
+class ConversationOut(_Record):
+    session_id: str
+    channel: str
+    language: str | None
+    status: Literal["bot", "handoff", "human", "closed"]
+    assigned_agent_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TurnOut(_Record):
+    """One turn with everything the NLU and the dialogue made of it."""
+
+    id: int
+    seq: int
+    role: Literal["customer", "bot", "agent"]
+    text: str
+    created_at: datetime
+    intent: str | None = None
+    confidence: float | None = None
+    oos: bool | None = None
+    entities: list[Any] | None = None
+    sentiment: str | None = None
+    sentiment_score: float | None = None
+    decision: str | None = None
+    sources: list[Any] | None = None
+    buttons: list[Any] | None = None
+    model_version: str | None = None
+    agent_id: int | None = None
+
+
+class ConversationDetail(BaseModel):
+    conversation: ConversationOut
+    turns: list[TurnOut]
+
+
+class TicketOut(_Record):
+    id: int
+    session_id: str
+    reason: str
+    status: Literal["open", "claimed", "closed"]
+    agent_id: int | None
+    created_at: datetime
+    claimed_at: datetime | None
+    closed_at: datetime | None
+
+
+class AgentReplyIn(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+
+
+class ReviewOut(_Record):
+    id: int
+    turn_id: int
+    session_id: str
+    text: str
+    predicted_intent: str | None
+    confidence: float | None
+    reason: Literal["low_confidence", "fallback", "oos"]
+    status: Literal["pending", "labelled", "dismissed"]
+    corrected_intent: str | None
+    reviewer_id: int | None
+    created_at: datetime
+    reviewed_at: datetime | None
+
+
+class LabelIn(BaseModel):
+    intent: str = Field(min_length=1, max_length=128, description="one of GET /api/v1/admin/intents")
+
+
+class IntentsOut(BaseModel):
+    intents: list[str]
+    model_version: str
+
+
+class RetrainJobOut(BaseModel):
+    id: str
+    status: Literal["running", "succeeded", "failed"]
+    step: str = Field(description="export, train, swap, done")
+    progress: float = Field(ge=0, le=1)
+    epoch: int
+    epochs: int
+    model_version_before: str | None = None
+    model_version: str | None = Field(None, description="the model answering after the job")
+    reviewed_examples: int | None = None
+    added_examples: int | None = None
+    retrained: bool | None = None
+    error: str | None = None
+    started_at: str
+    finished_at: str | None = None
+
+
+class DayOut(_Record):
+    day: date
+    total: int
+    customer: int
+    bot: int
+    agent: int
+
+
+class IntentCountOut(_Record):
+    intent: str
+    count: int
+    share: float
+
+
+class SentimentDayOut(_Record):
+    day: date
+    counts: dict[str, int]
+    mean_score: float | None
+
+
+class AnalyticsOut(BaseModel):
+    days: int
+    turns_per_day: list[DayOut]
+    intents: list[IntentCountOut]
+    fallback_rate: float = Field(description="share of bot turns that were fallbacks")
+    handoff_rate: float = Field(description="share of conversations that asked for a human")
+    sentiment: list[SentimentDayOut]
+    model_version: str
+
+
+class ErrorOut(BaseModel):
+    detail: str

@@ -1,0 +1,101 @@
+"""Dashboard authentication: signed bearer tokens.
+
+``POST /api/v1/admin/login`` checks the username and password (argon2, in the store) and returns a token
+``<payload>.<signature>``: the payload is base64url JSON ``{"uid", "sub", "role", "exp"}`` and the
+signature its HMAC-SHA256 under the server secret. Every admin route requires ``Authorization: Bearer
+<token>``. Tokens are stateless, so every worker (and every server sharing the secret) accepts them
+without a session table; they expire after :data:`TOKEN_TTL_SECONDS`.
+
+The secret is ``$KEFU_SECRET`` when set, else the project's ``.kefu-secret`` file, created on first
+start with 32 random bytes and permissions 0600. Changing it signs every user out.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kefu.errors import ConfigError
+from kefu.store import UserRecord
+
+ENV_SECRET = "KEFU_SECRET"
+SECRET_FILE = ".kefu-secret"
+TOKEN_TTL_SECONDS = 12 * 3600
+MIN_SECRET_BYTES = 16
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in dashboard user a token stands for."""
+
+    user_id: int
+    username: str
+    role: str
+    expires: int
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def load_secret(project_dir: str | Path) -> bytes:
+    """$KEFU_SECRET, else the project's .kefu-secret file (created, mode 0600, when missing)."""
+    value = os.environ.get(ENV_SECRET)
+    if value:
+        if len(value.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"{ENV_SECRET} is too short: use at least {MIN_SECRET_BYTES} characters")
+        return value.encode()
+    path = Path(project_dir) / SECRET_FILE
+    try:
+        # O_EXCL: two workers starting together must not both write (and then disagree on) the secret
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32) + "\n")
+    for _ in range(50):  # another worker may have created the file an instant ago and still be writing
+        text = path.read_text(encoding="utf-8").strip()
+        if text:
+            return text.encode()
+        time.sleep(0.02)
+    raise ConfigError(f"{path}: empty secret file; delete it and restart")
+
+
+def issue_token(secret: bytes, user: UserRecord, ttl: int = TOKEN_TTL_SECONDS) -> tuple[str, int]:
+    """A signed token for ``user`` and the time (Unix seconds) it expires."""
+    expires = int(time.time()) + ttl
+    claims = {"uid": user.id, "sub": user.username, "role": user.role, "exp": expires}
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{payload}.{_sign(secret, payload)}", expires
+
+
+def verify_token(secret: bytes, token: str) -> Principal | None:
+    """The principal of a valid, unexpired token; None for anything else."""
+    payload, _, signature = token.partition(".")
+    if not payload or not signature or not hmac.compare_digest(signature, _sign(secret, payload)):
+        return None
+    try:
+        claims = json.loads(_unb64(payload))
+        principal = Principal(int(claims["uid"]), str(claims["sub"]), str(claims["role"]), int(claims["exp"]))
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return None
+    return principal if principal.expires > time.time() else None
+
+
+def _sign(secret: bytes, payload: str) -> str:
+    return _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

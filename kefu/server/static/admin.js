@@ -1,0 +1,458 @@
+/*
+ * kefu dashboard: inbox (claim, reply, hand back), conversations, review queue with retraining,
+ * analytics charts (inline SVG drawn here), user management. Vanilla JS, no build step.
+ *
+ * Auth: POST /api/v1/admin/login returns a bearer token, kept in sessionStorage (gone when the tab
+ * closes) and sent as "Authorization: Bearer ..." on every admin request; a 401 shows the login form.
+ * Data is always inserted with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  var TOKEN_KEY = "kefu.admin.token";
+  var REFRESH_MS = 2500;
+  var S = {
+    token: sessionStorage.getItem(TOKEN_KEY),
+    user: null,
+    tab: "inbox",
+    selected: { inbox: null, conversations: null },
+    views: {},
+    intents: [],
+    timer: null
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, props) {
+    var node = document.createElement(tag);
+    var children = Array.prototype.slice.call(arguments, 2);
+    Object.keys(props || {}).forEach(function (key) {
+      var value = props[key];
+      if (value === undefined || value === null) return;
+      if (key === "text") node.textContent = value;
+      else if (key === "className") node.className = value;
+      else if (key.indexOf("on") === 0) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    });
+    children.forEach(function (child) {
+      if (child === null || child === undefined || child === false) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+
+  function api(method, path, body) {
+    var headers = { "Authorization": "Bearer " + S.token };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch("/api/v1/admin" + path, {
+      method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (response) {
+      if (response.status === 401) { signOut(); throw new Error("signed out"); }
+      if (response.status === 204) return null;
+      return response.json().then(function (data) {
+        if (!response.ok) throw new Error(data.detail || response.statusText);
+        return data;
+      });
+    });
+  }
+
+  function when(iso) {
+    var date = new Date(iso);
+    return date.toLocaleString(undefined, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  }
+
+  function pct(x) { return (100 * x).toFixed(1) + "%"; }
+
+  // --- sign in -------------------------------------------------------------------------------------
+
+  function showLogin() {
+    $("app").hidden = true;
+    $("login").hidden = false;
+    $("login-username").focus();
+  }
+
+  function signOut() {
+    S.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    clearTimeout(S.timer);
+    showLogin();
+  }
+
+  $("login-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    $("login-error").textContent = "";
+    fetch("/api/v1/admin/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("login-username").value, password: $("login-password").value })
+    }).then(function (response) {
+      return response.json().then(function (data) {
+        if (!response.ok) throw new Error(data.detail || "sign-in failed");
+        S.token = data.access_token;
+        sessionStorage.setItem(TOKEN_KEY, S.token);
+        $("login-password").value = "";
+        start();
+      });
+    }).catch(function (error) { $("login-error").textContent = error.message; });
+  });
+
+  $("logout").addEventListener("click", signOut);
+
+  function start() {
+    api("GET", "/me").then(function (user) {
+      S.user = user;
+      $("login").hidden = true;
+      $("app").hidden = false;
+      $("who").textContent = user.username + " (" + user.role + ")";
+      document.querySelectorAll("[data-admin]").forEach(function (node) { node.hidden = user.role !== "admin"; });
+      api("GET", "/intents").then(function (data) { S.intents = data.intents; });
+      showTab(S.tab);
+    }).catch(function () { /* 401 already showed the login form */ });
+  }
+
+  // --- tabs ----------------------------------------------------------------------------------------
+
+  var LOADERS = {
+    inbox: loadInbox,
+    conversations: loadConversations,
+    reviews: loadReviews,
+    analytics: loadAnalytics,
+    users: loadUsers
+  };
+  var LIVE = { inbox: true, conversations: true };  // refreshed every few seconds
+
+  function showTab(name) {
+    S.tab = name;
+    document.querySelectorAll("#tabs button").forEach(function (button) {
+      button.classList.toggle("active", button.getAttribute("data-tab") === name);
+    });
+    document.querySelectorAll(".tab").forEach(function (section) { section.hidden = section.id !== "tab-" + name; });
+    refresh();
+  }
+
+  function refresh() {
+    clearTimeout(S.timer);
+    if (!S.token) return;
+    Promise.resolve(LOADERS[S.tab]()).catch(function () { /* shown where it matters */ }).then(function () {
+      if (LIVE[S.tab]) S.timer = setTimeout(refresh, REFRESH_MS);
+    });
+  }
+
+  document.querySelectorAll("#tabs button").forEach(function (button) {
+    button.addEventListener("click", function () { showTab(button.getAttribute("data-tab")); });
+  });
+
+  // --- inbox ---------------------------------------------------------------------------------------
+
+  function ticketItem(ticket, tab) {
+    var item = el("li", { className: S.selected[tab] === ticket.session_id ? "selected" : "" },
+      el("div", { text: ticket.session_id.slice(0, 8) + " · " + ticket.reason }),
+      el("div", { className: "meta", text: (ticket.status === "open" ? "waiting since " : "claimed ") +
+        when(ticket.claimed_at || ticket.created_at) }));
+    item.setAttribute("data-session", ticket.session_id);
+    item.addEventListener("click", function () { select(tab, ticket.session_id); });
+    return item;
+  }
+
+  function fillList(list, items, empty) {
+    clear(list);
+    if (!items.length) list.appendChild(el("li", { className: "empty", text: empty }));
+    items.forEach(function (item) { list.appendChild(item); });
+  }
+
+  function loadInbox() {
+    return Promise.all([api("GET", "/inbox?status=open"), api("GET", "/inbox?status=claimed&mine=true")])
+      .then(function (results) {
+        $("inbox-count").textContent = results[0].length ? String(results[0].length) : "";
+        fillList($("open-tickets"), results[0].map(function (t) { return ticketItem(t, "inbox"); }), "Nobody is waiting.");
+        fillList($("my-tickets"), results[1].map(function (t) { return ticketItem(t, "inbox"); }), "None yet.");
+        if (S.selected.inbox) return S.views.inbox.load();
+      });
+  }
+
+  function select(tab, sessionId) {
+    S.selected[tab] = sessionId;
+    S.views[tab] = conversationView($(tab === "inbox" ? "inbox-detail" : "conversation-detail"), sessionId);
+    document.querySelectorAll("#tab-" + tab + " .list li").forEach(function (li) {
+      li.classList.toggle("selected", li.getAttribute("data-session") === sessionId);
+    });
+    return S.views[tab].load();
+  }
+
+  // One conversation: header with actions, the transcript, and the reply box while it is ours.
+  function conversationView(container, sessionId) {
+    var status = el("span", { className: "badge" });
+    var actions = el("span", { className: "row" });
+    var message = el("span", { className: "error" });
+    var transcript = el("div", { className: "transcript" });
+    var input = el("input", { placeholder: "Reply to the customer…", maxlength: "2000", id: "agent-reply" });
+    var reply = el("form", { className: "reply" }, input, el("button", { type: "submit", text: "Send" }));
+    var shownTurns = -1;
+    clear(container);
+    container.appendChild(el("div", { className: "detail-head" },
+      el("strong", { text: "Conversation " + sessionId.slice(0, 12) }), status, actions, message));
+    container.appendChild(transcript);
+    container.appendChild(reply);
+
+    function act(promise) {
+      message.textContent = "";
+      return promise.then(load).then(function () {
+        if (S.tab === "inbox") return loadInbox();
+      }).catch(function (error) { message.textContent = error.message; });
+    }
+
+    reply.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = input.value.trim();
+      if (!text) return;
+      input.value = "";
+      act(api("POST", "/conversations/" + sessionId + "/reply", { text: text }));
+    });
+
+    function load() {
+      return api("GET", "/conversations/" + sessionId).then(function (data) {
+        var conversation = data.conversation;
+        var mine = conversation.status === "human" && S.user && conversation.assigned_agent_id === S.user.id;
+        status.textContent = conversation.status === "human" && !mine ? "with another agent" : conversation.status;
+        status.className = "badge " + conversation.status;
+        clear(actions);
+        if (!mine && conversation.status !== "closed") {
+          actions.appendChild(el("button", { text: "Claim", id: "claim",
+            onclick: function () { act(api("POST", "/conversations/" + sessionId + "/claim")); } }));
+        }
+        if (mine || (conversation.status === "human" && S.user.role === "admin")) {
+          actions.appendChild(el("button", { className: "secondary", text: "Hand back to bot", id: "release",
+            onclick: function () { act(api("POST", "/conversations/" + sessionId + "/release")); } }));
+        }
+        reply.hidden = !mine;
+        if (data.turns.length && data.turns[data.turns.length - 1].seq !== shownTurns) {
+          clear(transcript);
+          data.turns.forEach(function (turn) { transcript.appendChild(turnView(turn)); });
+          shownTurns = data.turns[data.turns.length - 1].seq;
+          transcript.scrollTop = transcript.scrollHeight;
+        }
+      });
+    }
+
+    return { load: load };
+  }
+
+  function turnView(turn) {
+    var meta = [turn.role, when(turn.created_at)];
+    if (turn.intent) meta.push(turn.intent + (turn.confidence !== null ? " " + turn.confidence.toFixed(2) : ""));
+    if (turn.decision) meta.push(turn.decision);
+    (turn.sources || []).forEach(function (s) { meta.push("source " + (s.source || s)); });
+    return el("div", { className: "turn " + turn.role },
+      el("div", { className: "text", text: turn.text || "…" }),
+      el("div", { className: "meta", text: meta.join(" · ") }));
+  }
+
+  // --- conversations -------------------------------------------------------------------------------
+
+  function loadConversations() {
+    var query = $("search-q").value.trim();
+    var status = $("search-status").value;
+    var params = new URLSearchParams();
+    if (query) params.set("q", query);
+    if (status) params.set("status", status);
+    return api("GET", "/conversations?" + params.toString()).then(function (conversations) {
+      fillList($("conversation-list"), conversations.map(function (c) {
+        var item = el("li", { className: S.selected.conversations === c.session_id ? "selected" : "" },
+          el("div", {}, c.session_id.slice(0, 12) + " ", el("span", { className: "badge " + c.status, text: c.status })),
+          el("div", { className: "meta", text: "last active " + when(c.updated_at) + (c.language ? " · " + c.language : "") }));
+        item.setAttribute("data-session", c.session_id);
+        item.addEventListener("click", function () { select("conversations", c.session_id); });
+        return item;
+      }), "No conversations found.");
+      if (S.selected.conversations) return S.views.conversations.load();
+    });
+  }
+
+  $("search-form").addEventListener("submit", function (event) { event.preventDefault(); refresh(); });
+
+  // --- reviews and retraining ----------------------------------------------------------------------
+
+  function loadReviews() {
+    var intents = S.intents.length ? Promise.resolve() : api("GET", "/intents").then(function (d) { S.intents = d.intents; });
+    return intents.then(function () { return api("GET", "/reviews?status=pending&limit=100"); }).then(function (reviews) {
+      var rows = clear($("review-rows"));
+      $("reviews-empty").hidden = reviews.length > 0;
+      reviews.forEach(function (review) {
+        var choice = el("select", { "aria-label": "correct intent" });
+        S.intents.forEach(function (intent) {
+          var option = el("option", { value: intent, text: intent });
+          if (intent === review.predicted_intent) option.selected = true;
+          choice.appendChild(option);
+        });
+        var note = el("span", { className: "error" });
+        var row = el("tr", { "data-review": String(review.id) },
+          el("td", { text: review.text }),
+          el("td", { text: (review.predicted_intent || "-") +
+            (review.confidence !== null ? " (" + review.confidence.toFixed(2) + ")" : "") }),
+          el("td", { text: review.reason }),
+          el("td", {}, choice),
+          el("td", {},
+            el("button", { text: "Save label", className: "save", onclick: function () {
+              api("POST", "/reviews/" + review.id + "/label", { intent: choice.value })
+                .then(function () { row.remove(); })
+                .catch(function (error) { note.textContent = error.message; });
+            } }), " ",
+            el("button", { text: "Dismiss", className: "secondary", onclick: function () {
+              api("POST", "/reviews/" + review.id + "/dismiss").then(function () { row.remove(); });
+            } }), note));
+        rows.appendChild(row);
+      });
+    });
+  }
+
+  $("retrain").addEventListener("click", function () {
+    $("retrain").disabled = true;
+    api("POST", "/retrain").then(watchJob).catch(function (error) {
+      $("retrain-status").textContent = error.message;
+      $("retrain").disabled = false;
+    });
+  });
+
+  function watchJob(job) {
+    $("retrain-bar").hidden = false;
+    $("retrain-bar").firstElementChild.style.width = Math.round(job.progress * 100) + "%";
+    if (job.status === "running") {
+      $("retrain-status").textContent = job.step === "train"
+        ? "training, epoch " + job.epoch + " of " + job.epochs : job.step + "…";
+      setTimeout(function () { api("GET", "/retrain/" + job.id).then(watchJob); }, 1000);
+      return;
+    }
+    $("retrain").disabled = false;
+    $("retrain-status").textContent = job.status === "succeeded"
+      ? "done: model " + job.model_version + " is answering (" + job.reviewed_examples + " reviewed examples)"
+      : "failed: " + job.error;
+  }
+
+  // --- analytics -----------------------------------------------------------------------------------
+
+  var SVG = "http://www.w3.org/2000/svg";
+
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  var COLORS = { customer: "#2563eb", bot: "#93c5fd", agent: "#10b981" };
+
+  function dayChart(container, days) {
+    var W = 900, H = 220, left = 36, bottom = 24, top = 10;
+    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "turns per day" });
+    var max = Math.max(1, Math.max.apply(null, days.map(function (d) { return d.total; })));
+    var step = (W - left - 8) / days.length;
+    [0, 0.5, 1].forEach(function (f) {
+      var y = H - bottom - f * (H - bottom - top);
+      chart.appendChild(svg("line", { x1: left, x2: W, y1: y, y2: y, stroke: "#e2e8f0" }));
+      chart.appendChild(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end" }, String(Math.round(f * max))));
+    });
+    days.forEach(function (d, i) {
+      var x = left + i * step + step * 0.15, width = Math.max(1, step * 0.7), y = H - bottom;
+      ["customer", "bot", "agent"].forEach(function (role) {
+        var h = d[role] / max * (H - bottom - top);
+        if (h <= 0) return;
+        y -= h;
+        var bar = svg("rect", { x: x, y: y, width: width, height: h, fill: COLORS[role] });
+        bar.appendChild(svg("title", {}, d.day + " " + role + ": " + d[role]));
+        chart.appendChild(bar);
+      });
+      var every = Math.ceil(days.length / 10);
+      if (i % every === 0 || i === days.length - 1) {
+        chart.appendChild(svg("text", { x: x + width / 2, y: H - 6, "text-anchor": "middle" }, d.day.slice(5)));
+      }
+    });
+    clear(container).appendChild(chart);
+    var legend = el("div", { className: "legend" });
+    Object.keys(COLORS).forEach(function (role) {
+      var swatch = el("i");
+      swatch.style.background = COLORS[role];
+      legend.appendChild(el("span", {}, swatch, role));
+    });
+    container.appendChild(legend);
+  }
+
+  function intentChart(container, intents) {
+    clear(container);
+    if (!intents.length) { container.appendChild(el("p", { className: "muted", text: "No messages yet." })); return; }
+    var row = 24, W = 420, labelW = 130, H = intents.length * row + 4;
+    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "intent distribution" });
+    var max = Math.max.apply(null, intents.map(function (i) { return i.share; }));
+    intents.forEach(function (intent, i) {
+      var y = i * row + 4, width = (W - labelW - 60) * intent.share / max;
+      chart.appendChild(svg("text", { x: labelW - 8, y: y + 13, "text-anchor": "end" }, intent.intent));
+      chart.appendChild(svg("rect", { x: labelW, y: y + 2, width: Math.max(width, 1), height: row - 8, rx: 3,
+        fill: intent.intent === "out_of_scope" ? "#f59e0b" : "#2563eb" }));
+      chart.appendChild(svg("text", { x: labelW + width + 6, y: y + 13 }, intent.count + " · " + pct(intent.share)));
+    });
+    container.appendChild(chart);
+  }
+
+  function sentimentChart(container, days) {
+    clear(container);
+    var points = days.filter(function (d) { return d.mean_score !== null; });
+    if (!points.length) {
+      container.appendChild(el("p", { className: "muted",
+        text: "No sentiment data yet: it appears here once sentiment analysis is enabled in kefu.yml." }));
+      return;
+    }
+    var W = 420, H = 160, pad = 24;
+    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "sentiment trend" });
+    var x = function (i) { return pad + i * (W - 2 * pad) / Math.max(1, days.length - 1); };
+    var y = function (v) { return H - pad - v * (H - 2 * pad); };
+    chart.appendChild(svg("line", { x1: pad, x2: W - pad, y1: y(0.5), y2: y(0.5), stroke: "#e2e8f0" }));
+    var path = days.map(function (d, i) { return d.mean_score === null ? null : [x(i), y(d.mean_score)]; })
+      .filter(Boolean).map(function (p, i) { return (i ? "L" : "M") + p[0].toFixed(1) + " " + p[1].toFixed(1); });
+    chart.appendChild(svg("path", { d: path.join(" "), fill: "none", stroke: "#7c3aed", "stroke-width": 2 }));
+    chart.appendChild(svg("text", { x: 2, y: y(1) + 4 }, "1"));
+    chart.appendChild(svg("text", { x: 2, y: y(0) + 4 }, "0"));
+    container.appendChild(chart);
+  }
+
+  function loadAnalytics() {
+    return api("GET", "/analytics?days=" + $("analytics-days").value).then(function (data) {
+      var customer = data.turns_per_day.reduce(function (n, d) { return n + d.customer; }, 0);
+      $("stat-messages").textContent = String(customer);
+      $("stat-fallback").textContent = pct(data.fallback_rate);
+      $("stat-handoff").textContent = pct(data.handoff_rate);
+      $("stat-model").textContent = data.model_version;
+      dayChart($("chart-days"), data.turns_per_day);
+      intentChart($("chart-intents"), data.intents);
+      sentimentChart($("chart-sentiment"), data.sentiment);
+    });
+  }
+
+  $("analytics-days").addEventListener("change", refresh);
+
+  // --- users ---------------------------------------------------------------------------------------
+
+  function loadUsers() {
+    return api("GET", "/users").then(function (users) {
+      var rows = clear($("user-rows"));
+      users.forEach(function (user) {
+        rows.appendChild(el("tr", {}, el("td", { text: user.username }), el("td", { text: user.role }),
+          el("td", { text: when(user.created_at) })));
+      });
+    });
+  }
+
+  $("user-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    api("POST", "/users", {
+      username: $("user-name").value, password: $("user-password").value, role: $("user-role").value
+    }).then(function (user) {
+      $("user-message").textContent = "created " + user.username;
+      $("user-name").value = "";
+      $("user-password").value = "";
+      return loadUsers();
+    }).catch(function (error) { $("user-message").textContent = error.message; });
+  });
+
+  if (S.token) start(); else showLogin();
+})();

@@ -1,0 +1,108 @@
+"""A customer and an agent in real headless Chromium: the widget on the demo page and the dashboard.
+
+The customer asks a question the knowledge base answers (with its source), then asks for a person; an
+agent signs in to /admin, claims the conversation and replies; the reply appears in the customer's
+widget through its polling. Screenshots for the README go to docs/screenshots/.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AGENT_REPLY = "您好，我是客服小美。您的订单已经发货了，明天送达。"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (apt-get install chromium; never playwright install)"
+)
+
+
+@pytest.fixture()
+def server(tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
+    monkeypatch.setenv("KEFU_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("KEFU_SECRET", TEST_SECRET)
+    with start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}") as running:
+        yield running
+
+
+@pytest.fixture()
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_customer_and_agent_talk_through_the_widget_and_the_dashboard(server: RunningServer, browser) -> None:
+    from playwright.sync_api import expect
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    customer = browser.new_page(viewport={"width": 1280, "height": 800})
+    customer.on("pageerror", lambda error: errors.append(f"widget: {error}"))
+    customer.goto(server.url + "/")
+    customer.click(".kefu-launcher")
+    log = customer.locator(".kefu-log")
+
+    def say(text: str) -> None:
+        customer.fill(".kefu-form input", text)
+        customer.press(".kefu-form input", "Enter")
+
+    say("你好")
+    expect(log.locator(".kefu-bot .kefu-bubble").nth(1)).to_have_text("您好！有什么可以帮您？")
+    say("Do you ship to Hong Kong?")
+    answer = log.locator(".kefu-bot").nth(2)
+    expect(answer.locator(".kefu-bubble")).to_contain_text("SF Express")
+    expect(answer.locator(".kefu-sources")).to_contain_text("Do you ship to Hong Kong?")
+    say("我要人工客服")
+    expect(customer.locator(".kefu-banner")).to_contain_text("转接人工客服")
+
+    agent = browser.new_page(viewport={"width": 1280, "height": 800})
+    agent.on("pageerror", lambda error: errors.append(f"dashboard: {error}"))
+    agent.goto(server.url + "/admin")
+    agent.fill("#login-username", "admin")
+    agent.fill("#login-password", ADMIN_PASSWORD)
+    agent.click("#login-form button[type=submit]")
+    ticket = agent.locator("#open-tickets li[data-session]")
+    expect(ticket).to_have_count(1)
+    ticket.click()
+    expect(agent.locator("#inbox-detail .transcript")).to_contain_text("我要人工客服")
+    agent.click("#claim")
+    agent.fill("#agent-reply", AGENT_REPLY)
+    agent.press("#agent-reply", "Enter")
+    expect(agent.locator("#inbox-detail .turn.agent")).to_contain_text(AGENT_REPLY)
+    expect(agent.locator("#my-tickets li[data-session]")).to_have_count(1)
+
+    # the widget polls every two seconds: the agent's words reach the customer without a reload
+    expect(log.locator(".kefu-agent .kefu-bubble")).to_have_text(AGENT_REPLY, timeout=15_000)
+    expect(customer.locator(".kefu-banner")).to_contain_text("人工客服已接入")
+    customer.screenshot(path=str(SCREENSHOTS / "widget.png"))
+    agent.screenshot(path=str(SCREENSHOTS / "dashboard.png"))
+    assert (SCREENSHOTS / "widget.png").stat().st_size > 10_000
+
+    # the other dashboard pages render from the same data
+    agent.click("#tabs button[data-tab=analytics]")
+    expect(agent.locator("#stat-messages")).to_have_text("3")
+    expect(agent.locator("#chart-days svg rect")).not_to_have_count(0)
+    expect(agent.locator("#chart-intents svg text").first).to_be_visible()
+    agent.click("#tabs button[data-tab=reviews]")
+    expect(agent.locator("#reviews-empty")).to_be_visible()
+    agent.click("#tabs button[data-tab=users]")
+    expect(agent.locator("#user-rows tr")).to_have_count(1)
+    assert errors == []

@@ -1,0 +1,155 @@
+"""`Bot.handle` over the tiny project: replies, forms, knowledge base, fallback, handoff, human mode,
+restarts and concurrent conversations."""
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from kefu.runtime import Bot, MessageError
+from kefu.store import Repository, Store
+from tests.runtime.helpers import WordEmbedder
+
+
+def roles(repo: Repository, session_id: str) -> list[str]:
+    return [turn.role for turn in repo.history(session_id, limit=100)]
+
+
+def test_an_intent_gets_its_reply_in_the_customers_language(bot: Bot, repo: Repository) -> None:
+    first = bot.handle(None, "hello")
+    assert (first.intent, first.decision, first.reply.text) == ("greet", "reply", "Hi! How can I help?")
+    assert first.confidence is not None and first.confidence > 0.5
+    assert first.seq == 1 and first.status == "bot" and not first.handoff
+    assert first.model_version == bot.version and first.sentiment is None
+    second = bot.handle(first.session_id, "你好")
+    assert second.session_id == first.session_id and second.reply.text == "您好！有什么可以帮您？"
+    turns = repo.history(first.session_id)
+    assert [(t.role, t.seq) for t in turns] == [("customer", 0), ("bot", 1), ("customer", 2), ("bot", 3)]
+    assert turns[0].intent == "greet" and turns[1].decision == "reply"
+    assert repo.get_conversation(first.session_id).language == "zh"
+
+
+def test_a_form_collects_the_order_number_over_turns(bot: Bot, repo: Repository) -> None:
+    asked = bot.handle(None, "where is my order")
+    assert (asked.intent, asked.decision) == ("order_status", "form")
+    assert "order number" in asked.reply.text
+    done = bot.handle(asked.session_id, "A12345")
+    assert done.decision == "reply"
+    assert "A12345" in done.reply.text
+    assert [(e.type, e.value) for e in done.entities] == [("order_id", "A12345")]
+    state = repo.get_conversation(asked.session_id).state
+    assert state["slots"] == {"order_id": "A12345"} and state["active_form"] is None
+    # the order number in the first message skips the question
+    direct = bot.handle(None, "订单 C998877 到哪了")
+    assert direct.decision == "reply" and "C998877" in direct.reply.text
+
+
+def test_a_question_no_intent_answers_comes_from_the_knowledge_base_with_its_source(bot: Bot) -> None:
+    english = bot.handle(None, "Do you ship to Hong Kong?")
+    assert english.decision == "kb"
+    assert "SF Express" in english.reply.text
+    assert [(s.source, s.title) for s in english.sources] == [("faq.csv:2", "Do you ship to Hong Kong?")]
+    chinese = bot.handle(None, "能寄到香港吗")
+    assert chinese.decision == "kb" and chinese.sources[0].source == "faq.csv:4"
+
+
+def test_an_unanswerable_message_gets_the_fallback_and_is_queued_for_review(
+    bot: Bot, repo: Repository
+) -> None:
+    result = bot.handle(None, "what is the weather tomorrow")
+    assert result.decision == "fallback"
+    assert result.reply.text == "Sorry, I didn't understand that."
+    assert result.sources == []
+    [review] = repo.review_queue("pending")
+    assert (review.text, review.reason, review.session_id) == (
+        "what is the weather tomorrow",
+        "fallback",
+        result.session_id,
+    )
+    assert review.predicted_intent == "out_of_scope"
+
+
+def test_asking_for_a_person_opens_a_handoff_ticket(bot: Bot, repo: Repository) -> None:
+    result = bot.handle(None, "I want to talk to a human")
+    assert result.decision == "handoff" and result.handoff and result.status == "handoff"
+    assert result.reply.text == "Let me connect you to a colleague; please hold on."
+    [ticket] = repo.inbox("open")
+    assert (ticket.session_id, ticket.reason) == (result.session_id, "requested")
+    # waiting for an agent: the bot is silent, the customer's words are kept
+    waiting = bot.handle(result.session_id, "hello? anyone?")
+    assert waiting.reply.text == "" and waiting.handoff and waiting.decision is None
+    assert roles(repo, result.session_id) == ["customer", "bot", "customer"]
+    assert len(repo.inbox("open")) == 1
+
+
+def test_three_fallbacks_in_a_row_hand_off(bot: Bot, repo: Repository) -> None:
+    session = None
+    for _ in range(2):
+        session = bot.handle(session, "tell me a joke").session_id
+    third = bot.handle(session, "what is the capital of france")
+    assert third.decision == "handoff" and third.handoff
+    assert repo.inbox("open")[0].reason == "fallbacks"
+
+
+def test_a_claimed_conversation_silences_the_bot_until_it_is_handed_back(bot: Bot, repo: Repository) -> None:
+    session = bot.handle(None, "人工客服").session_id
+    agent = repo.create_user("mei", "secret-password")
+    repo.claim(session, agent.id)
+    repo.add_turn(session, "agent", "您好，我是小美，请问有什么可以帮您？", agent_id=agent.id)
+    silent = bot.handle(session, "where is my order")
+    assert (silent.reply.text, silent.status, silent.intent) == ("", "human", None)
+    assert roles(repo, session) == ["customer", "bot", "agent", "customer"]
+    repo.release_to_bot(session)
+    back = bot.handle(session, "where is my order")
+    assert back.decision == "form" and back.status == "bot"
+
+
+def test_a_new_bot_on_the_same_database_continues_the_conversation(tiny_project: Path, db_url: str) -> None:
+    first = Bot(tiny_project, Repository(Store(db_url)), embedder=WordEmbedder(), watch=False)
+    session = first.handle(None, "track my order").session_id
+    first.close()
+    restarted = Bot(tiny_project, Repository(Store(db_url)), embedder=WordEmbedder(), watch=False)
+    result = restarted.handle(session, "B7654321")
+    assert result.session_id == session and result.decision == "reply" and "B7654321" in result.reply.text
+    restarted.close()
+
+
+def test_concurrent_conversations_stay_apart(bot: Bot) -> None:
+    order_ids = [f"A{100000 + i}" for i in range(8)]
+
+    def conversation(order_id: str) -> tuple[str, str]:
+        session = bot.handle(None, "where is my order").session_id
+        return session, bot.handle(session, order_id).reply.text
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(conversation, order_ids))
+    assert len({session for session, _ in results}) == len(order_ids)
+    for order_id, (_, reply) in zip(order_ids, results, strict=True):
+        assert order_id in reply and all(other not in reply for other in order_ids if other != order_id)
+
+
+def test_an_unknown_or_closed_session_starts_a_new_conversation(bot: Bot, repo: Repository) -> None:
+    unknown = bot.handle("not-a-real-session", "hello")
+    assert unknown.session_id != "not-a-real-session"
+    repo.close_conversation(unknown.session_id)
+    again = bot.handle(unknown.session_id, "hello")
+    assert again.session_id != unknown.session_id and again.seq == 1
+
+
+def test_clicking_a_button_payload_needs_no_model(bot: Bot) -> None:
+    result = bot.handle(None, "/intent:greet")
+    assert (result.intent, result.confidence, result.decision) == ("greet", 1.0, "reply")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 2001])
+def test_empty_or_huge_messages_are_refused(bot: Bot, text: str) -> None:
+    with pytest.raises(MessageError):
+        bot.handle(None, text)
+
+
+def test_only_the_redacted_text_is_stored(
+    bot: Bot, repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kefu.runtime.bot.redact", lambda text: text.replace("13800138000", "[phone]"))
+    result = bot.handle(None, "hello, call me at 13800138000")
+    assert repo.history(result.session_id)[0].text == "hello, call me at [phone]"

@@ -1,0 +1,114 @@
+"""A real uvicorn server on 127.0.0.1 (free port, in a thread) serving the tiny project, per test.
+
+Storage-touching tests take the ``backend`` parameter and run on SQLite and on PostgreSQL
+($KEFU_TEST_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/test; each run works in
+its own schema, dropped afterwards, as tests/store does). PostgreSQL tests are skipped with the reason
+when the server cannot be reached.
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from kefu.store import Store
+from kefu.store.models import Base
+from tests.runtime.helpers import one_torch_thread, trained_tiny_project
+from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
+from tests.store.conftest import POSTGRES_URL, postgres_schema
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _server_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A known admin password and signing secret (nothing written into the shared project)."""
+    monkeypatch.setenv("KEFU_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("KEFU_SECRET", TEST_SECRET)
+    monkeypatch.delenv("KEFU_DATABASE_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_tiny_project(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("server-db") / "kefu.db"
+    store = Store(path=path)
+    store.migrate()
+    store.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> Iterator[str]:
+    """A migrated schema of its own for the session, or a skip naming why PostgreSQL is unavailable."""
+    url = make_url(POSTGRES_URL)
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as error:
+        if os.environ.get("KEFU_TEST_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL unreachable: {error}")
+        pytest.skip(f"PostgreSQL at {url.render_as_string()} unreachable: {str(error).splitlines()[0]}")
+    finally:
+        engine.dispose()
+    with postgres_schema(url) as schema_url:
+        store = Store(schema_url)
+        store.migrate()
+        store.dispose()
+        yield schema_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture()
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty migrated database: a copied SQLite file, or the session's PostgreSQL schema truncated."""
+    if backend == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "kefu.db")
+        return f"sqlite:///{tmp_path / 'kefu.db'}"
+    url = request.getfixturevalue("postgres_migrated")
+    engine = create_engine(url)
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture()
+def server(tiny_project: Path, db_url: str) -> Iterator[RunningServer]:
+    """The tiny project served over HTTP, on the test's database."""
+    with start_server(tiny_project, db_url) as running:
+        yield running
+
+
+@pytest.fixture()
+def sqlite_server(tiny_project: Path, sqlite_template: Path, tmp_path: Path) -> Iterator[RunningServer]:
+    """For tests whose subject is not storage: SQLite only."""
+    shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
+    with start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}") as running:
+        yield running
+
+
+@pytest.fixture()
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http

@@ -1,0 +1,89 @@
+"""Run the kefu app under a real uvicorn server in a thread, and small HTTP helpers for the tests."""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from kefu.server import create_app
+from kefu.server.deps import Services
+from tests.runtime.helpers import CHEAP_HASHER, WordEmbedder
+
+ADMIN_PASSWORD = "admin-password-for-tests"
+TEST_SECRET = "test-secret-of-at-least-16-bytes"
+
+
+@dataclass
+class RunningServer:
+    url: str
+    app: FastAPI
+
+    @property
+    def services(self) -> Services:
+        return self.app.state.services
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 at a free port until the block ends; yields the base URL.
+
+    The socket is bound here and handed to uvicorn, so no other process can take the port in between.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@contextmanager
+def start_server(project: Path, db_url: str) -> Iterator[RunningServer]:
+    app = create_app(project, db_url, embedder=WordEmbedder(), password_hasher=CHEAP_HASHER)
+    try:
+        with serving(app) as url:
+            yield RunningServer(url, app)
+    finally:
+        app.state.services.repo.store.dispose()
+
+
+def login(http: httpx.Client, username: str = "admin", password: str = ADMIN_PASSWORD) -> dict[str, str]:
+    """The Authorization header of a freshly signed-in user."""
+    response = http.post("/api/v1/admin/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def new_agent(http: httpx.Client, admin: dict[str, str], username: str) -> dict[str, str]:
+    """Create an agent through the API and sign it in."""
+    password = f"{username}-password"
+    response = http.post(
+        "/api/v1/admin/users", json={"username": username, "password": password}, headers=admin
+    )
+    assert response.status_code == 201, response.text
+    return login(http, username, password)
+
+
+def chat(http: httpx.Client, text: str, session_id: str | None = None) -> dict:
+    response = http.post("/api/v1/chat", json={"session_id": session_id, "text": text})
+    assert response.status_code == 200, response.text
+    return response.json()

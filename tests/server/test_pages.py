@@ -1,0 +1,58 @@
+"""The static pages and the OpenAPI contract."""
+
+import httpx
+
+from tests.server.helpers import RunningServer
+
+
+def test_the_demo_page_embeds_the_widget_with_one_script_tag(sqlite_server: RunningServer) -> None:
+    with httpx.Client(base_url=sqlite_server.url) as http:
+        page = http.get("/")
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert '<meta charset="utf-8">' in page.text and '<script src="/widget.js"></script>' in page.text
+        widget = http.get("/widget.js")
+        assert widget.headers["content-type"].startswith("text/javascript")
+        assert "/api/v1/chat" in widget.text and "Noto Sans CJK SC" in widget.text
+        dashboard = http.get("/admin")
+        assert '<meta charset="utf-8">' in dashboard.text and "/static/admin.js" in dashboard.text
+        assert http.get("/static/admin.js").status_code == 200
+        assert http.get("/static/admin.css").status_code == 200
+        assert http.get("/static/widget.py").status_code == 404
+        # the widget is embedded on other sites: the public API answers cross-origin requests
+        preflight = http.options(
+            "/api/v1/chat",
+            headers={
+                "Origin": "https://shop.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert preflight.headers["access-control-allow-origin"] == "*"
+
+
+def test_the_openapi_document_describes_the_contract(sqlite_server: RunningServer) -> None:
+    with httpx.Client(base_url=sqlite_server.url) as http:
+        spec = http.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert {
+        "TurnResult",
+        "ChatIn",
+        "MessagesOut",
+        "TokenOut",
+        "ReviewOut",
+        "AnalyticsOut",
+        "RetrainJobOut",
+    } <= set(schemas)
+    assert set(schemas["TurnResult"]["properties"]) >= {
+        "session_id",
+        "reply",
+        "intent",
+        "confidence",
+        "entities",
+        "sentiment",
+        "sources",
+        "handoff",
+    }
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "security" in spec["paths"]["/api/v1/admin/inbox"]["get"]
+    assert "security" not in spec["paths"]["/api/v1/chat"]["post"]

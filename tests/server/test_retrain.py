@@ -1,0 +1,73 @@
+"""Retraining through the API: labelled reviews become data/reviewed.yml, the new model is swapped in."""
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kefu.data import load_examples
+from tests.runtime.helpers import project_copy
+from tests.server.helpers import RunningServer, chat, login, start_server
+
+
+@pytest.fixture()
+def own_server(tiny_project: Path, db_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+    """A server on a private copy of the project: retraining writes to it."""
+    with start_server(project_copy(tiny_project, tmp_path / "shop"), db_url) as running:
+        yield running
+
+
+def wait_for(http: httpx.Client, headers: dict, job_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = http.get(f"/api/v1/admin/retrain/{job_id}", headers=headers).json()
+        if job["status"] != "running" or time.monotonic() > deadline:
+            return job
+        time.sleep(0.1)
+
+
+def test_a_retrain_job_learns_the_labels_and_the_new_model_answers(own_server: RunningServer) -> None:
+    services = own_server.services
+    project = services.bot.project.root
+    nlu_before = (project / "data" / "nlu.yml").read_bytes()
+    with httpx.Client(base_url=own_server.url, timeout=30) as http:
+        admin = login(http)
+        session = chat(http, "howdy partner")["session_id"]
+        [customer_turn] = [t for t in services.repo.history(session) if t.role == "customer"]
+        review = services.repo.add_review(customer_turn.id, "low_confidence")
+        http.post(f"/api/v1/admin/reviews/{review.id}/label", json={"intent": "greet"}, headers=admin)
+        before = http.get("/healthz").json()["model_version"]
+
+        started = http.post("/api/v1/admin/retrain", headers=admin)
+        assert started.status_code == 202 and started.json()["status"] == "running"
+        job = wait_for(http, admin, started.json()["id"])
+        assert job["status"] == "succeeded", job
+        assert (job["step"], job["progress"], job["retrained"]) == ("done", 1.0, True)
+        assert job["model_version_before"] == before and job["model_version"] != before
+        assert job["epoch"] == job["epochs"] == 40
+        assert (job["reviewed_examples"], job["added_examples"]) == (1, 1)
+
+        assert http.get("/healthz").json()["model_version"] == job["model_version"]
+        answer = chat(http, "hello")
+        assert answer["model_version"] == job["model_version"] and answer["decision"] == "reply"
+    reviewed = load_examples(project / "data" / "reviewed.yml")
+    assert [(e.text, e.label) for e in reviewed] == [("howdy partner", "greet")]
+    assert (project / "data" / "nlu.yml").read_bytes() == nlu_before
+    metrics = json.loads((project / "models" / "nlu" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["training_files"] == ["data/nlu.yml", "data/reviewed.yml"]
+
+
+def test_only_one_retrain_job_runs_at_a_time(own_server: RunningServer) -> None:
+    jobs = own_server.services.bot.project.models_dir / "jobs"
+    jobs.mkdir(parents=True)
+    running = {"id": "abc123", "status": "running", "host": os.uname().nodename, "pid": os.getpid()}
+    (jobs / "abc123.json").write_text(json.dumps(running), encoding="utf-8")
+    with httpx.Client(base_url=own_server.url) as http:
+        admin = login(http)
+        refused = http.post("/api/v1/admin/retrain", headers=admin)
+        assert refused.status_code == 409 and "abc123" in refused.json()["detail"]
+        assert http.get("/api/v1/admin/retrain/nope", headers=admin).status_code == 404

@@ -1,0 +1,76 @@
+"""Bearer tokens, the signing secret and the first admin."""
+
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from kefu.errors import ConfigError
+from kefu.server.app import ensure_first_admin
+from kefu.server.security import issue_token, load_secret, verify_token
+from kefu.store import Repository, Store, UserRecord
+from tests.runtime.helpers import CHEAP_HASHER
+
+USER = UserRecord(7, "mei", "agent", datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_a_token_carries_the_user_and_is_checked() -> None:
+    secret = b"0123456789abcdef0123"
+    token, expires = issue_token(secret, USER)
+    principal = verify_token(secret, token)
+    assert principal is not None and (principal.user_id, principal.username, principal.role) == (
+        7,
+        "mei",
+        "agent",
+    )
+    assert principal.expires == expires and not principal.is_admin
+    payload, signature = token.split(".")
+    assert verify_token(b"another secret entirely", token) is None
+    assert verify_token(secret, payload + "." + signature[:-2] + "AA") is None
+    forged, _ = issue_token(b"another secret entirely", UserRecord(7, "mei", "admin", USER.created_at))
+    assert verify_token(secret, forged.split(".")[0] + "." + signature) is None
+    assert verify_token(secret, issue_token(secret, USER, ttl=-1)[0]) is None
+    assert verify_token(secret, "") is None and verify_token(secret, "a.b.c") is None
+
+
+def test_the_secret_file_is_created_once_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KEFU_SECRET", raising=False)
+    first = load_secret(tmp_path)
+    assert len(first) == 64 and load_secret(tmp_path) == first
+    assert stat.S_IMODE((tmp_path / ".kefu-secret").stat().st_mode) == 0o600
+    monkeypatch.setenv("KEFU_SECRET", "from-the-environment-123")
+    assert load_secret(tmp_path) == b"from-the-environment-123"
+    monkeypatch.setenv("KEFU_SECRET", "short")
+    with pytest.raises(ConfigError, match="too short"):
+        load_secret(tmp_path)
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Repository:
+    store = Store(path=tmp_path / "kefu.db")
+    store.migrate()
+    return Repository(store, password_hasher=CHEAP_HASHER)
+
+
+def test_the_first_admin_gets_a_random_password_printed_once(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.delenv("KEFU_ADMIN_PASSWORD", raising=False)
+    monkeypatch.delenv("KEFU_ADMIN_USER", raising=False)
+    ensure_first_admin(repo)
+    printed = capsys.readouterr().err
+    password = printed.split("with password ")[1].split()[0]
+    assert repo.authenticate("admin", password).role == "admin"
+    ensure_first_admin(repo)  # users exist: nothing happens, nothing is printed
+    assert capsys.readouterr().err == "" and len(repo.list_users()) == 1
+
+
+def test_the_first_admin_password_can_come_from_the_environment(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("KEFU_ADMIN_PASSWORD", "chosen-password")
+    monkeypatch.setenv("KEFU_ADMIN_USER", "boss")
+    ensure_first_admin(repo)
+    assert "chosen-password" not in capsys.readouterr().err
+    assert repo.authenticate("boss", "chosen-password") is not None
