@@ -51,8 +51,10 @@ def _fail(message: str) -> None:
 )
 @_one_line_errors
 def train(
-    data: Annotated[Path, typer.Argument(help="Training data: .csv, .tsv, .jsonl, .json or Rasa-style .yml")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the model to")],
+    data: Annotated[
+        Path, typer.Argument(help="Training data (.csv, .tsv, .jsonl, .json, Rasa-style .yml) or a bot project")
+    ],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Directory to write the model to")] = None,
     val: Annotated[Path | None, typer.Option(help="Validation data (default: a stratified split of DATA)")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML/JSON file of training settings")] = None,
     encoder: Annotated[str | None, typer.Option(help="Encoder: scratch, e5-small (multilingual) or minilm (English)")] = None,
@@ -62,9 +64,15 @@ def train(
     label_col: LabelCol = None,
     strict: Annotated[bool, typer.Option(help="Treat data warnings as errors")] = False,
 ) -> None:
-    """Train an intent model on labelled utterances and save it to --out."""
+    """Train an intent model on labelled utterances and save it to --out; or train a whole bot project."""
     from kefu.data import load_dataset
     from kefu.training import TrainConfig, fit
+
+    if data.is_dir():
+        _train_project(data, force=True)
+        return
+    if out_dir is None:
+        _fail("--out is required when training from a data file")
 
     overrides = {k: v for k, v in {"encoder": encoder, "seed": seed, "epochs": epochs}.items() if v is not None}
     if config:
@@ -224,6 +232,32 @@ def validate(
     err.print(f"{len(examples)} examples read, {len(kept)} usable, {len({e.label for e in kept})} labels")
     if any(i.level == "error" for i in issues) or (strict and issues):
         raise typer.Exit(1)
+
+
+def _train_project(root: Path, force: bool) -> None:
+    from kefu.runtime import train_project
+
+    summary = train_project(root, progress=True, force=force)
+    nlu, kb = summary["nlu"], summary["knowledge"]
+    err.print(f"{root}: intent model {nlu['version']}" + (f", knowledge base of {kb['passages']} passages" if kb else ""))
+
+
+@app.command(
+    epilog="Examples:\n\n  kefu serve mybot\n\n  kefu serve mybot --host 0.0.0.0 --port 8080 --workers 4"
+    "\n\n  KEFU_DATABASE_URL=postgresql+psycopg://kefu@db/kefu kefu serve mybot"
+)
+@_one_line_errors
+def serve(
+    project_dir: Annotated[Path, typer.Argument(help="A bot project folder (see kefu init)")],
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes sharing the port and the database")] = 1,
+    train: Annotated[bool, typer.Option(help="Retrain first if the data or settings changed")] = True,
+) -> None:
+    """Serve a bot: chat API, web widget, and the admin dashboard for agents."""
+    from kefu.server.serve import serve as run_server
+
+    run_server(project_dir, host=host, port=port, workers=workers, train=train)
 
 
 def _validate_project(root: Path, strict: bool) -> None:

@@ -8,7 +8,7 @@ runner = CliRunner()
 
 
 def test_every_command_has_help_with_examples():
-    for command in ["init", "train", "evaluate", "predict", "shell", "validate"]:
+    for command in ["init", "serve", "train", "evaluate", "predict", "shell", "validate"]:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, command
         assert "Example" in result.output
