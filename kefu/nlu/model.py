@@ -84,7 +84,7 @@ class Model:
         return self._forward(texts, batch_size)[0]
 
     def _entities(self, texts: list[str], tag_ids: list[list[int]]) -> list[list[Entity]]:
-        """The entity head's spans, then rule matches that do not overlap them."""
+        """The entity head's spans merged with the rule extractors' matches (see `_merge`)."""
         found: list[list[Entity]] = [[] for _ in texts]
         if tag_ids:
             names = self.network.cfg.tags
@@ -96,10 +96,7 @@ class Model:
                     while start < end and text[start].isspace():  # sentencepiece pieces own the space before
                         start += 1
                     found[n].append(Entity(kind, text[start:end], start, end, "model"))
-        for text, ents in zip(texts, found, strict=True):
-            ents.extend(e for e in self.rules.extract(text) if all(e.end <= o.start or e.start >= o.end for o in ents))
-            ents.sort(key=lambda e: (e.start, e.end))
-        return found
+        return [_merge(learned, self.rules.extract(text)) for text, learned in zip(texts, found, strict=True)]
 
     def predict(self, texts: str | list[str]) -> list[Prediction]:
         """Intent, confidence and top-5 ranking per text; `out_of_scope` where the model should not commit."""
@@ -162,6 +159,22 @@ class Model:
         threshold = Threshold(float(oos["value"]), oos["method"], int(oos["n_val"])) if oos else None
         train_cfg, rules = art["config"].get("train", {}), art["config"].get("rules", {})
         return cls(network, inputs, art["labels"], train_cfg, art["metrics"], threshold, rules)
+
+
+def _overlap(a: Entity, b: Entity) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _merge(learned: list[Entity], rules: list[Entity]) -> list[Entity]:
+    """Learned spans plus rule matches, without overlaps.
+
+    A rule match of the same type as an overlapping learned span replaces it: a configured pattern
+    (an order id) is exact where a small model may cut a span short. Otherwise learned spans win.
+    """
+    exact = [r for r in rules if any(_overlap(r, m) and r.type == m.type for m in learned)]
+    kept = [m for m in learned if not any(_overlap(r, m) for r in exact)] + exact
+    kept += [r for r in rules if r not in exact and not any(_overlap(r, k) for k in kept)]
+    return sorted(kept, key=lambda e: (e.start, e.end))
 
 
 def _build_network(cfg: NetworkConfig) -> IntentNetwork:

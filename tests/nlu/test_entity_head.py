@@ -63,3 +63,11 @@ def test_entity_scores_in_evaluation_and_round_trip(tagged_model, tmp_path):
     loaded = Model.load(tagged_model.save(tmp_path / "m"))
     texts = ["查一下订单D77120", "ship to beijing"]
     assert [p.to_dict() for p in loaded.predict(texts)] == [p.to_dict() for p in tagged_model.predict(texts)]
+
+
+def test_an_exact_rule_match_replaces_a_shorter_learned_span_of_its_type():
+    from kefu.nlu.model import _merge
+
+    learned = [Entity("order_id", "12345", 7, 12, "model"), Entity("city", "上海", 0, 2, "model")]
+    rules = [Entity("order_id", "A12345", 6, 12, "rule:order_id"), Entity("phone", "2", 1, 2, "rule:phone")]
+    assert _merge(learned, rules) == [Entity("city", "上海", 0, 2, "model"), rules[0]]
