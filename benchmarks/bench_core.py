@@ -5,44 +5,24 @@ Run with `make bench`. Prints a table and writes benchmarks/results/core.json.
 
 import json
 import platform
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
-from scipy.sparse import hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.svm import LinearSVC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets
+from common import LATENCY_SAMPLES, dir_bytes, p50_ms, run_baseline
 
 import kefu
 from kefu.training import TrainConfig
 
 RESULTS = Path(__file__).resolve().parent / "results" / "core.json"
-LATENCY_SAMPLES = 300
-
-
-def _p50_ms(predict_one, texts: list[str]) -> float:
-    for t in texts[:20]:
-        predict_one(t)  # warm-up
-    times = []
-    for t in texts:
-        start = time.perf_counter()
-        predict_one(t)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
-def _dir_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def run_kefu(train, val, test, config: TrainConfig) -> dict:
@@ -55,7 +35,7 @@ def run_kefu(train, val, test, config: TrainConfig) -> dict:
     # the out-of-scope rejection the model adds on top is reported beside it.
     pred = [p.ranking[0]["intent"] for p in predictions]
     with tempfile.TemporaryDirectory() as tmp:
-        size = _dir_bytes(model.save(Path(tmp) / "m"))
+        size = dir_bytes(model.save(Path(tmp) / "m"))
     return {
         "system": "kefu scratch",
         "accuracy": accuracy_score(gold, pred),
@@ -63,35 +43,9 @@ def run_kefu(train, val, test, config: TrainConfig) -> dict:
         "accuracy_with_oos_rejection": accuracy_score(gold, [p.intent for p in predictions]),
         "oos_threshold": model.oos.to_dict() if model.oos else None,
         "train_seconds": seconds,
-        "predict_ms_p50": _p50_ms(model.predict, datasets.sample(texts, LATENCY_SAMPLES)),
+        "predict_ms_p50": p50_ms(model.predict, datasets.sample(texts, LATENCY_SAMPLES)),
         "model_bytes": size,
         "best_epoch": model.metrics.get("best_epoch"),
-    }
-
-
-def run_baseline(train, test) -> dict:
-    """TF-IDF word 1-2-grams + char 2-5-grams, LinearSVC (validation not needed: no early stopping)."""
-    start = time.perf_counter()
-    word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
-    texts = [e.text for e in train]
-    x = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
-    svm = LinearSVC(C=1.0).fit(x, [e.label for e in train])
-    seconds = time.perf_counter() - start
-
-    def predict(batch: list[str]):
-        return svm.predict(hstack([word.transform(batch), char.transform(batch)]).tocsr())
-
-    test_texts, gold = [e.text for e in test], [e.label for e in test]
-    pred = predict(test_texts)
-    vocab_bytes = sum(len(k.encode()) + 8 for v in (word, char) for k in v.vocabulary_)
-    return {
-        "system": "TF-IDF + LinearSVC",
-        "accuracy": accuracy_score(gold, pred),
-        "macro_f1": f1_score(gold, pred, average="macro"),
-        "train_seconds": seconds,
-        "predict_ms_p50": _p50_ms(lambda t: predict([t]), datasets.sample(test_texts, LATENCY_SAMPLES)),
-        "model_bytes": svm.coef_.astype(np.float32).nbytes + vocab_bytes,
     }
 
 

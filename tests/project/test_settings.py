@@ -5,6 +5,7 @@ import pytest
 
 from kefu.entities import from_config
 from kefu.errors import ConfigError
+from kefu.knowledge import DEFAULT_MIN_SCORE
 from kefu.project.settings import ProjectSettings, load_project, load_settings, parse_settings
 
 from .conftest import TEMPLATE
@@ -33,7 +34,7 @@ def test_only_name_is_required():
     assert isinstance(settings, ProjectSettings)
     assert settings.languages == ["zh", "en"]
     assert settings.sentiment.enabled is False
-    assert settings.knowledge.min_score == pytest.approx(0.85)
+    assert settings.knowledge.min_score == pytest.approx(DEFAULT_MIN_SCORE)
     assert settings.entity_config() == {"regexes": {}, "phone_regions": ["CN", "US"]}
 
 

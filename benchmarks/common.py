@@ -1,0 +1,57 @@
+"""Measurement helpers shared by the benchmark scripts: latency, sizes and the TF-IDF + SVM baseline."""
+
+import statistics
+import time
+from pathlib import Path
+
+import datasets
+import numpy as np
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.svm import LinearSVC
+
+LATENCY_SAMPLES = 300
+
+
+def p50_ms(predict_one, texts: list[str]) -> float:
+    for t in texts[:20]:
+        predict_one(t)  # warm-up
+    times = []
+    for t in texts:
+        start = time.perf_counter()
+        predict_one(t)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def run_baseline(train, test, keep_predictions: bool = False) -> dict:
+    """TF-IDF word 1-2-grams + char 2-5-grams, LinearSVC (validation not needed: no early stopping)."""
+    start = time.perf_counter()
+    word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    texts = [e.text for e in train]
+    x = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+    svm = LinearSVC(C=1.0).fit(x, [e.label for e in train])
+    seconds = time.perf_counter() - start
+
+    def predict(batch: list[str]):
+        return svm.predict(hstack([word.transform(batch), char.transform(batch)]).tocsr())
+
+    test_texts, gold = [e.text for e in test], [e.label for e in test]
+    pred = predict(test_texts)
+    vocab_bytes = sum(len(k.encode()) + 8 for v in (word, char) for k in v.vocabulary_)
+    return {
+        "system": "TF-IDF + LinearSVC",
+        "accuracy": accuracy_score(gold, pred),
+        "macro_f1": f1_score(gold, pred, average="macro"),
+        "train_seconds": seconds,
+        "predict_ms_p50": p50_ms(lambda t: predict([t]), datasets.sample(test_texts, LATENCY_SAMPLES)),
+        "model_bytes": svm.coef_.astype(np.float32).nbytes + vocab_bytes,
+    } | ({"predictions": [str(p) for p in pred]} if keep_predictions else {})
+
+
