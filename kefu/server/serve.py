@@ -53,6 +53,12 @@ def serve(
     if database_url:
         os.environ[ENV_URL] = database_url
     load_secret(root)  # create the secret file once, before workers race for it
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(
+        f"kefu: chat widget at http://{shown}:{port}/  ·  agent dashboard at http://{shown}:{port}/admin"
+        f"  ·  API docs at http://{shown}:{port}/docs",
+        file=sys.stderr,
+    )
     if workers > 1:
         # the first admin is made here, once, so its password is printed once and not by every worker
         repo = open_repository(database_url or default_database_url(root))
