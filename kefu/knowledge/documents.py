@@ -75,7 +75,9 @@ def load_folder(
     seen: dict[str, str] = {}
     for passage in passages:
         if passage.id in seen:
-            raise DataError(f"{passage.source}: duplicate id {passage.id!r} (first used at {seen[passage.id]})")
+            raise DataError(
+                f"{passage.source}: duplicate id {passage.id!r} (first used at {seen[passage.id]})"
+            )
         seen[passage.id] = passage.source
     return passages
 
@@ -91,7 +93,9 @@ def _knowledge_files(root: Path) -> list[Path]:
     )
 
 
-def read_faq(path: str | Path, name: str | None = None, search_text: str = "question+answer") -> list[Passage]:
+def read_faq(
+    path: str | Path, name: str | None = None, search_text: str = "question+answer"
+) -> list[Passage]:
     """Read one FAQ CSV file; ``name`` (default: the file name) is used in ids and sources."""
     if search_text not in ("question", "question+answer"):
         raise ValueError(f"search_text must be 'question' or 'question+answer', not {search_text!r}")
@@ -122,7 +126,9 @@ def read_faq(path: str | Path, name: str | None = None, search_text: str = "ques
         source = f"{name}:{line}"
         search = question if search_text == "question" else f"{question}\n{answer}"
         passages.append(
-            Passage(field(row, "id") or source, search, answer, source, title=question, lang=field(row, "lang"))
+            Passage(
+                field(row, "id") or source, search, answer, source, title=question, lang=field(row, "lang")
+            )
         )
     if not passages:
         raise DataError(f"{path}:{first[0]}: no FAQ rows after the header")
@@ -152,10 +158,14 @@ def read_document(path: str | Path, name: str | None = None, max_chars: int = MA
     name = name or path.name
     markdown = path.suffix.lower() != ".txt"
     passages = []
+    pieces_at: dict[int, int] = {}
     for title, line, text in _chunks(read_text(path), markdown, max_chars):
         source = f"{name}#{title}" if title else name
         shown = title or path.stem
-        passages.append(Passage(f"{name}:{line}", f"{shown}\n{text}", text, source, title=shown))
+        # the id is file:line; the pieces of a paragraph cut in several share its line, hence ".2", ".3"
+        pieces_at[line] = pieces_at.get(line, 0) + 1
+        suffix = f".{pieces_at[line]}" if pieces_at[line] > 1 else ""
+        passages.append(Passage(f"{name}:{line}{suffix}", f"{shown}\n{text}", text, source, title=shown))
     return passages
 
 
