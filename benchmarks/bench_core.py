@@ -53,7 +53,9 @@ def main() -> None:
     torch.set_num_threads(2)
     config = TrainConfig()
     rows = []
-    for name, loader in [("banking77", datasets.banking77), ("cais", datasets.cais)]:
+    # CAIS is read with its slot annotations: the entity head trained beside the intent head scored higher
+    # on CAIS validation (96.38 against 96.18 without), so that is the model kefu ships for such data.
+    for name, loader in [("banking77", datasets.banking77), ("cais", datasets.cais_slots)]:
         train, val, test = loader()
         for row in (run_baseline(train, test), run_kefu(train, val, test, config)):
             row["dataset"] = name

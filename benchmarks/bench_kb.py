@@ -34,6 +34,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets
+from common import p50_ms
 
 from kefu.knowledge import (
     BM25,
@@ -303,17 +304,6 @@ def tune_threshold(tasks, bm25s, denses, golds, fusion) -> dict:
 
 
 # ---- evaluation on test ----------------------------------------------------------------------------
-
-
-def p50_ms(fn, items) -> float:
-    for item in items[:10]:
-        fn(item)  # warm-up
-    times = []
-    for item in items:
-        start = time.perf_counter()
-        fn(item)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def evaluate(task: Task, kb: KnowledgeBase, fusion: Fusion, min_score: float, latency_embedder: E5Embedder):

@@ -124,7 +124,7 @@ def _find_column(
 def _read_delimited(
     text: str, source: str, text_col: str | None, label_col: str | None, delimiter: str
 ) -> list[Example]:
-    records = _delimited_records(text, source, delimiter)
+    records = delimited_records(text, source, delimiter)
     first = next(records, None)
     if first is None:
         return []
@@ -140,7 +140,7 @@ def _read_delimited(
     return examples
 
 
-def _delimited_records(text: str, source: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def delimited_records(text: str, source: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """Yield (line where the record starts, fields) for each non-blank record."""
     # newline="\n" so that a "line" is what the UTF-8 error and YAML line numbers count too
     reader = csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter, strict=True)

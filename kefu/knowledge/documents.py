@@ -12,13 +12,12 @@ Hidden files and folders (a saved index, ``.git``) and other file types are skip
 one-line :class:`~kefu.errors.DataError` that starts with ``file:line:``, so the CLI can print it as is.
 """
 
-import csv
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kefu.data.loaders import delimited_records
 from kefu.errors import DataError
 
 FAQ_SUFFIXES = (".csv",)
@@ -102,7 +101,7 @@ def read_faq(
     path = Path(path)
     name = name or path.name
     text = read_text(path)
-    records = _csv_records(text, str(path))
+    records = delimited_records(text, str(path), ",")
     first = next(records, None)
     if first is None:
         raise DataError(f"{path}:1: empty FAQ file (expected a 'question,answer' header)")
@@ -133,19 +132,6 @@ def read_faq(
     if not passages:
         raise DataError(f"{path}:{first[0]}: no FAQ rows after the header")
     return passages
-
-
-def _csv_records(text: str, where: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line where the record starts, fields) for every non-blank CSV record."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    start = 1
-    try:
-        for row in reader:
-            if any(field.strip() for field in row):
-                yield start, row
-            start = reader.line_num + 1
-    except csv.Error as error:
-        raise DataError(f"{where}:{start}: malformed CSV record: {error}") from None
 
 
 def read_document(path: str | Path, name: str | None = None, max_chars: int = MAX_CHARS) -> list[Passage]:

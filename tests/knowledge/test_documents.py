@@ -75,7 +75,7 @@ def test_folder_reads_all_known_files_and_skips_hidden_and_others(knowledge_dir:
         ("question,answer\nhi,hello\nbye,\n", "faq.csv:3: empty answer"),
         ("question,answer\nhi,hello\n, hello\n", "faq.csv:3: empty question"),
         ("question,answer\n", "faq.csv:1: no FAQ rows"),
-        ('question,answer\nhi,"hello\n', "faq.csv:2: malformed CSV record"),
+        ('question,answer\nhi,"hello\n', "faq.csv:2: malformed record"),
     ],
 )
 def test_bad_faq_names_file_and_line(tmp_path: Path, content: str, message: str) -> None:
