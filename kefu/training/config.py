@@ -12,10 +12,15 @@ SCHEDULES = ("cosine", "linear", "exponential", "constant")
 ENCODERS = ("scratch", "e5-small", "minilm")
 # Sensible starting points per encoder; a config file or flag overrides any of them. A pretrained encoder
 # trains only its top layers, on cached lower states, so augmentation (which would change them) is off.
+_PRETRAINED = {
+    "epochs": 8, "lr": 2e-3, "encoder_lr": 1e-4, "train_layers": 4, "ngrams": False, "augment": 0.0, "max_len": 64
+}
 ENCODER_DEFAULTS: dict[str, dict] = {
     "scratch": {},
-    "e5-small": {"epochs": 6, "lr": 2e-3, "encoder_lr": 1e-4, "train_layers": 2, "augment": 0.0, "max_len": 64},
-    "minilm": {"epochs": 6, "lr": 2e-3, "encoder_lr": 1e-4, "train_layers": 2, "augment": 0.0, "max_len": 64},
+    # BANKING77 validation: top 4 layers without n-grams, 8 epochs 94.22; top 2 with n-grams 93.22 (which
+    # overfit after epoch 2: the from-scratch n-gram table learns faster than the pretrained layers).
+    "e5-small": _PRETRAINED,
+    "minilm": _PRETRAINED,
 }
 INITS = ("normal", "xavier")
 

@@ -31,8 +31,8 @@ def e5_model():
 
 def test_encoder_defaults_come_with_the_encoder_and_yield_to_overrides():
     cfg = TrainConfig.for_encoder("e5-small", epochs=3)
-    assert cfg.train_layers == 2 and cfg.augment == 0.0 and cfg.epochs == 3
-    assert TrainConfig.from_dict({"encoder": "e5-small"}).train_layers == 2
+    assert cfg.train_layers == 4 and cfg.augment == 0.0 and not cfg.ngrams and cfg.epochs == 3
+    assert TrainConfig.from_dict({"encoder": "e5-small"}).train_layers == 4
 
 
 def test_e5_model_learns_intents_and_entities_with_offsets_into_the_raw_text(e5_model):
@@ -50,7 +50,8 @@ def test_artifact_leaves_out_the_frozen_encoder_and_reloads_identically(e5_model
         keys = set(f.keys())
     assert not any(k.startswith("encoder.bert.embeddings.") for k in keys)  # 96M frozen parameters
     assert any(k.startswith("encoder.bert.encoder.layer.11.") for k in keys)  # a trained top layer
-    assert not any(k.startswith("encoder.bert.encoder.layer.0.") for k in keys)
+    assert any(k.startswith("encoder.bert.encoder.layer.8.") for k in keys)  # the lowest of the 4 trained
+    assert not any(k.startswith("encoder.bert.encoder.layer.7.") for k in keys)
     loaded = Model.load(path)
     texts = ["退钱给我", "where is order A12345", "hello there"]
     assert [p.to_dict() for p in loaded.predict(texts)] == [p.to_dict() for p in e5_model.predict(texts)]
