@@ -22,16 +22,22 @@ class InputEncoder:
     def _encode(self, texts: list[str]) -> list:
         return self.tokenizer.encode_batch([self.prefix + t for t in texts] if self.prefix else texts)
 
+    def encode(self, texts: list[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+        """Token ids and each token's character span in its text (special tokens and the prefix: (0, 0))."""
+        n = len(self.prefix)
+        encodings = self._encode(texts)
+        ids = [enc.ids[: self.max_len] for enc in encodings]
+        offsets = [
+            [(max(s - n, 0), e - n) if e > n else (0, 0) for s, e in enc.offsets[: self.max_len]]
+            for enc in encodings
+        ]
+        return ids, offsets
+
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         return [enc.ids[: self.max_len] for enc in self._encode(texts)]
 
     def token_offsets(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        """Character span of each token in its text; special tokens and the prefix get (0, 0)."""
-        n = len(self.prefix)
-        return [
-            [(max(s - n, 0), e - n) if e > n else (0, 0) for s, e in enc.offsets[: self.max_len]]
-            for enc in self._encode(texts)
-        ]
+        return self.encode(texts)[1]
 
     def batch(self, texts: list[str], ids: list[list[int]] | None = None) -> Batch:
         ids = self.token_ids(texts) if ids is None else ids

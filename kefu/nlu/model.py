@@ -67,28 +67,32 @@ class Model:
         self.rules = from_config(self.rules_config)
 
     @torch.inference_mode()
-    def _forward(self, texts: list[str], batch_size: int = 256) -> tuple[torch.Tensor, list[list[int]]]:
-        """Intent probabilities (n, n_labels) and, with an entity head, each text's tag ids (else [])."""
-        probs, tags = [], []
+    def _forward(self, texts: list[str], batch_size: int = 256) -> tuple[torch.Tensor, list[list[int]], list]:
+        """Intent probabilities (n, n_labels) and, with an entity head, each text's tag ids and token
+        offsets (else two empty lists). Ids and offsets come from one tokenisation."""
+        probs, tags, spans = [], [], []
         for i in range(0, len(texts), batch_size):
-            out = self.network(self.inputs.batch(texts[i : i + batch_size]))
+            chunk = texts[i : i + batch_size]
+            ids, offsets = self.inputs.encode(chunk)
+            out = self.network(self.inputs.batch(chunk, ids))
             probs.append(torch.softmax(out.intent, dim=-1))
             if out.tags is not None:
                 tags.extend(out.tags.argmax(-1).tolist())
+                spans.extend(offsets)
         if not probs:
-            return torch.zeros(0, len(self.labels)), []
-        return (probs[0] if len(probs) == 1 else torch.cat(probs)), tags
+            return torch.zeros(0, len(self.labels)), [], []
+        return (probs[0] if len(probs) == 1 else torch.cat(probs)), tags, spans
 
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
         """Intent probabilities (n, n_labels) in `self.labels` order."""
         return self._forward(texts, batch_size)[0]
 
-    def _entities(self, texts: list[str], tag_ids: list[list[int]]) -> list[list[Entity]]:
+    def _entities(self, texts: list[str], tag_ids: list[list[int]], spans: list) -> list[list[Entity]]:
         """The entity head's spans merged with the rule extractors' matches (see `_merge`)."""
         found: list[list[Entity]] = [[] for _ in texts]
         if tag_ids:
             names = self.network.cfg.tags
-            for n, (text, offsets) in enumerate(zip(texts, self.inputs.token_offsets(texts), strict=True)):
+            for n, (text, offsets) in enumerate(zip(texts, spans, strict=True)):
                 # Special tokens ([CLS], [SEP]) have empty offsets and can never be part of an entity.
                 tags = [names[t] if end > start else "O" for t, (start, end) in zip(tag_ids[n], offsets)]
                 for kind, first, last in decode_tags(tags):
@@ -101,8 +105,8 @@ class Model:
     def predict(self, texts: str | list[str]) -> list[Prediction]:
         """Intent, confidence and top-5 ranking per text; `out_of_scope` where the model should not commit."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        probs, tag_ids = self._forward(texts)
-        entities = self._entities(texts, tag_ids)
+        probs, tag_ids, spans = self._forward(texts)
+        entities = self._entities(texts, tag_ids, spans)
         k = min(TOP_K, len(self.labels))
         top_p, top_i = probs.topk(k, dim=-1)
         best, score = in_scope_scores(probs.numpy(), self.labels)
