@@ -47,7 +47,8 @@ def _fail(message: str) -> None:
 @app.command(
     epilog="Examples:\n\n  kefu train data/nlu.yml --out models/demo\n\n"
     "  kefu train train.csv --val val.csv --out models/bank --epochs 6 --seed 1\n\n"
-    "  kefu train data.csv --text-col question --label-col topic --config train.yml --out m"
+    "  kefu train data.csv --text-col question --label-col topic --config train.yml --out m\n\n"
+    "  kefu train data/nlu.yml --sentiment data/sentiment.csv --out models/demo"
 )
 @_one_line_errors
 def train(
@@ -56,6 +57,10 @@ def train(
     ],
     out_dir: Annotated[Path | None, typer.Option("--out", help="Directory to write the model to")] = None,
     val: Annotated[Path | None, typer.Option(help="Validation data (default: a stratified split of DATA)")] = None,
+    sentiment: Annotated[
+        Path | None,
+        typer.Option(help="Sentiment-labelled texts (negative/neutral/positive): adds a sentiment head"),
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="YAML/JSON file of training settings")] = None,
     encoder: Annotated[str | None, typer.Option(help="Encoder: scratch, e5-small (multilingual) or minilm (English)")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed")] = None,
@@ -79,17 +84,21 @@ def train(
         cfg = TrainConfig.from_file(config, **overrides)
     else:
         cfg = TrainConfig.from_dict(overrides, source="command line")
-    def load(path: Path):
-        examples, warnings = load_dataset(path, text_col=text_col, label_col=label_col, strict=strict)
+    def load(path: Path, columns: bool = True):
+        cols = {"text_col": text_col, "label_col": label_col} if columns else {}
+        examples, warnings = load_dataset(path, strict=strict, **cols)
         for w in warnings:
             err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
         return examples
 
     examples = load(data)
     val_examples = load(val) if val is not None else None
+    # --text-col/--label-col name DATA's columns; the sentiment file's are detected on their own
+    moods = load(sentiment, columns=False) if sentiment is not None else None
     labels = {e.label for e in examples}
-    err.print(f"training on {len(examples)} examples, {len(labels)} intents")
-    model = fit(examples, cfg, val_examples=val_examples, progress=True)
+    also = f" and {len(moods)} sentiment examples" if moods else ""
+    err.print(f"training on {len(examples)} examples, {len(labels)} intents{also}")
+    model = fit(examples, cfg, val_examples=val_examples, progress=True, sentiment=moods)
     model.save(out_dir)
     m = model.metrics
     if m.get("interrupted"):
@@ -97,12 +106,15 @@ def train(
     summary = f"saved {out_dir} ({m['train_seconds']:.1f} s"
     if "val_accuracy" in m:
         summary += f", validation accuracy {m['val_accuracy']:.4f}, macro-F1 {m['val_macro_f1']:.4f}"
+    if "val_sentiment_accuracy" in m:
+        summary += f", sentiment accuracy {m['val_sentiment_accuracy']:.4f}"
     err.print(summary + ")")
 
 
 @app.command(
     epilog="Examples:\n\n  kefu evaluate models/bank test.csv\n\n  kefu evaluate models/bank test.csv --json > result.json"
     "\n\n  kefu evaluate models/bank test.csv --report reports/bank"
+    "\n\n  kefu evaluate models/demo test.yml --sentiment sentiment_test.csv"
 )
 @_one_line_errors
 def evaluate(
@@ -110,18 +122,21 @@ def evaluate(
     data: Annotated[Path, typer.Argument(help="Labelled test data")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout")] = False,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report with plots to this directory")] = None,
+    sentiment: Annotated[Path | None, typer.Option(help="Also score the sentiment head on these labelled texts")] = None,
     text_col: TextCol = None,
     label_col: LabelCol = None,
 ) -> None:
     """Score a model on labelled data: accuracy, macro-F1, per-intent table, calibration."""
     from kefu.data import load_dataset
     from kefu.evaluation import write_report
-    from kefu.nlu.evaluate import evaluate_model
+    from kefu.nlu.evaluate import evaluate_model, evaluate_sentiment
     from kefu.nlu.model import Model
 
     model = Model.load(model_dir)
     examples, _ = load_dataset(data, text_col=text_col, label_col=label_col, min_per_label=1)
     result = evaluate_model(model, examples)
+    if sentiment is not None:
+        result.extra["sentiment"] = evaluate_sentiment(model, load_dataset(sentiment, min_per_label=1)[0])
     if report is not None:
         path = write_report(result, report, title=f"kefu evaluation: {model_dir} on {data}")
         err.print(f"report written to {path}")
@@ -133,6 +148,9 @@ def evaluate(
         f"accuracy {result.accuracy:.4f}  macro-F1 {result.macro_f1:.4f}  ECE {result.ece:.4f}  n {result.n}",
         highlight=False,
     )
+    if sentiment is not None:
+        mood = result.extra["sentiment"]
+        out.print(f"sentiment accuracy {mood['accuracy']:.4f}  macro-F1 {mood['macro_f1']:.4f}  n {mood['n']}")
 
 
 def _read_texts(texts: list[str]) -> list[str]:
@@ -153,7 +171,7 @@ def predict(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify (default: stdin, one per line)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
 ) -> None:
-    """Predict the intent of each text."""
+    """Predict each text's intent, with its entities and sentiment when the model finds them."""
     from kefu.nlu.model import Model
 
     model = Model.load(model_dir)
@@ -161,12 +179,23 @@ def predict(
         if as_json:
             print(json.dumps(p.to_dict(), ensure_ascii=False))
         else:
-            out.print(f"{p.intent}\t{p.confidence:.3f}\t{p.text}", highlight=False)
+            extras = "".join(f"\t{part}" for part in _details(p))
+            out.print(f"{p.intent}\t{p.confidence:.3f}\t{p.text}{extras}", highlight=False)
+
+
+def _details(prediction) -> list[str]:
+    """The sentiment and entities of a prediction as short strings, e.g. 'negative 0.93', 'order_id=A12345'."""
+    parts = [f"{e.type}={e.value}" for e in prediction.entities]
+    if prediction.sentiment is not None:
+        parts.insert(0, f"{prediction.sentiment['label']} {prediction.sentiment['score']:.2f}")
+    return parts
 
 
 def _ranking_table(prediction) -> Table:
-    caption = f"out of scope (score {prediction.oos_score:.3f})" if prediction.oos else None
-    table = Table(show_header=True, header_style="bold", caption=caption)
+    notes = _details(prediction)
+    if prediction.oos:
+        notes.insert(0, f"out of scope (score {prediction.oos_score:.3f})")
+    table = Table(show_header=True, header_style="bold", caption="  ".join(notes) or None)
     table.add_column("intent")
     table.add_column("confidence", justify="right")
     for r in prediction.ranking:

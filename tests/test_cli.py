@@ -76,3 +76,36 @@ def test_init_then_validate_a_project_and_refuse_to_overwrite(tmp_path):
     result = runner.invoke(app, ["validate", str(root)])
     assert result.exit_code == 1
     assert "domain.yml:" in result.output and "order_number" in result.output
+
+
+def test_train_with_sentiment_then_evaluate_and_predict_show_it(tmp_path, tiny_examples):
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps({"text": e.text, "intent": e.label}, ensure_ascii=False) for e in tiny_examples))
+    moods = tmp_path / "s.csv"
+    rows = [("太差了", "negative"), ("气死我了", "negative"), ("terrible service", "negative"),
+            ("几点开门", "neutral"), ("how do I pay", "neutral"), ("运费多少", "neutral"),
+            ("太好了谢谢", "positive"), ("great, thanks", "positive"), ("非常满意", "positive")]
+    moods.write_text("sentence,sentiment\n" + "\n".join(f"{t},{m}" for t, m in rows) + "\n")
+    config = tmp_path / "c.yml"
+    config.write_text("dim: 32\nlayers: 1\nheads: 2\nepochs: 40\nlr: 0.003\nval_fraction: 0.0\nvocab_size: 200\n")
+    out = tmp_path / "m"
+    result = runner.invoke(app, ["train", str(data), "--sentiment", str(moods), "--out", str(out), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "9 sentiment examples" in result.output
+
+    result = runner.invoke(app, ["evaluate", str(out), str(data), "--sentiment", str(moods), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["sentiment"]["n"] == 9 and report["sentiment"]["accuracy"] >= 8 / 9
+
+    result = runner.invoke(app, ["predict", str(out)], input="气死我了\n")
+    assert result.exit_code == 0 and "negative 0." in result.output
+    line = json.loads(runner.invoke(app, ["predict", str(out), "--json", "气死我了"]).stdout)
+    assert line["sentiment"]["label"] == "negative"
+
+
+def test_evaluating_sentiment_of_a_model_without_that_head_is_one_clear_line(tmp_path, saved_model, tiny_examples):
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n" + "\n".join(f"{e.text},{e.label}" for e in tiny_examples) + "\n")
+    result = runner.invoke(app, ["evaluate", str(saved_model), str(data), "--sentiment", str(data)])
+    assert result.exit_code == 1 and "no sentiment head" in result.output

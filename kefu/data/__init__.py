@@ -2,15 +2,18 @@
 
 from kefu.data.examples import Example, Issue
 from kefu.data.loaders import load_dataset, load_examples
+from kefu.data.sentiment import SENTIMENT_LABELS, sentiment_label_issues
 from kefu.data.split import stratified_split
 from kefu.data.validation import clean, validate
 
 __all__ = [
+    "SENTIMENT_LABELS",
     "Example",
     "Issue",
     "clean",
     "load_dataset",
     "load_examples",
+    "sentiment_label_issues",
     "stratified_split",
     "validate",
 ]

@@ -22,7 +22,7 @@ from kefu.entities.spans import Entity
 from kefu.errors import DataError
 
 TEXT_COLUMNS = ("text", "utterance", "sentence", "review", "content", "question", "message", "query")
-LABEL_COLUMNS = ("intent", "label", "category", "class", "topic")
+LABEL_COLUMNS = ("intent", "label", "category", "class", "topic", "sentiment")
 
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
 

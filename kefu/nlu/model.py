@@ -27,6 +27,8 @@ class Prediction:
     oos: bool = False  # True when `intent` is `out_of_scope`: the model does not commit to an intent
     oos_score: float = 0.0  # 1 - best in-scope probability: higher means more likely out of scope
     entities: list[Entity] = field(default_factory=list)  # from the entity head and the rule extractors
+    # {"label": "negative", "score": P(label), "probabilities": {label: P}}; None without a sentiment head
+    sentiment: dict | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -37,6 +39,7 @@ class Prediction:
             "oos": self.oos,
             "oos_score": self.oos_score,
             "entities": [e.to_dict() for e in self.entities],
+            "sentiment": self.sentiment,
         }
 
 
@@ -67,25 +70,34 @@ class Model:
         self.rules = from_config(self.rules_config)
 
     @torch.inference_mode()
-    def _forward(self, texts: list[str], batch_size: int = 256) -> tuple[torch.Tensor, list[list[int]], list]:
-        """Intent probabilities (n, n_labels) and, with an entity head, each text's tag ids and token
-        offsets (else two empty lists). Ids and offsets come from one tokenisation."""
-        probs, tags, spans = [], [], []
+    def outputs(self, texts: list[str], batch_size: int = 256) -> "HeadOutputs":
+        """Every head's output for `texts`, batch by batch; ids and token offsets come from one tokenisation."""
+        result = HeadOutputs(torch.zeros(0, len(self.labels)), None, [], [])
+        intent, sentiment = [], []
         for i in range(0, len(texts), batch_size):
             chunk = texts[i : i + batch_size]
             ids, offsets = self.inputs.encode(chunk)
             out = self.network(self.inputs.batch(chunk, ids))
-            probs.append(torch.softmax(out.intent, dim=-1))
+            intent.append(torch.softmax(out.intent, dim=-1))
+            if out.sentiment is not None:
+                sentiment.append(torch.softmax(out.sentiment, dim=-1))
             if out.tags is not None:
-                tags.extend(out.tags.argmax(-1).tolist())
-                spans.extend(offsets)
-        if not probs:
-            return torch.zeros(0, len(self.labels)), [], []
-        return (probs[0] if len(probs) == 1 else torch.cat(probs)), tags, spans
+                result.tags.extend(out.tags.argmax(-1).tolist())
+                result.spans.extend(offsets)
+        if intent:
+            result.intent = torch.cat(intent)
+        if sentiment:
+            result.sentiment = torch.cat(sentiment)
+        return result
 
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
         """Intent probabilities (n, n_labels) in `self.labels` order."""
-        return self._forward(texts, batch_size)[0]
+        return self.outputs(texts, batch_size).intent
+
+    @property
+    def sentiments(self) -> list[str]:
+        """The sentiment head's labels (e.g. negative, neutral, positive); empty when it has none."""
+        return self.network.cfg.sentiments
 
     def _entities(self, texts: list[str], tag_ids: list[list[int]], spans: list) -> list[list[Entity]]:
         """The entity head's spans merged with the rule extractors' matches (see `_merge`)."""
@@ -105,8 +117,10 @@ class Model:
     def predict(self, texts: str | list[str]) -> list[Prediction]:
         """Intent, confidence and top-5 ranking per text; `out_of_scope` where the model should not commit."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        probs, tag_ids, spans = self._forward(texts)
-        entities = self._entities(texts, tag_ids, spans)
+        fwd = self.outputs(texts)
+        probs = fwd.intent
+        entities = self._entities(texts, fwd.tags, fwd.spans)
+        sentiments = _sentiments(fwd.sentiment, self.sentiments) if fwd.sentiment is not None else [None] * len(texts)
         k = min(TOP_K, len(self.labels))
         top_p, top_i = probs.topk(k, dim=-1)
         best, score = in_scope_scores(probs.numpy(), self.labels)
@@ -117,7 +131,7 @@ class Model:
             intent = OOS_LABEL if oos else self.labels[best[n]]
             confidence = round(float(score[n]), 6) if not oos else round(1.0 - float(score[n]), 6)
             oos_score = round(1.0 - float(score[n]), 6)
-            result.append(Prediction(text, intent, confidence, ranking, oos, oos_score, entities[n]))
+            result.append(Prediction(text, intent, confidence, ranking, oos, oos_score, entities[n], sentiments[n]))
         return result
 
     def save(self, out_dir: str | Path) -> Path:
@@ -163,6 +177,23 @@ class Model:
         threshold = Threshold(float(oos["value"]), oos["method"], int(oos["n_val"])) if oos else None
         train_cfg, rules = art["config"].get("train", {}), art["config"].get("rules", {})
         return cls(network, inputs, art["labels"], train_cfg, art["metrics"], threshold, rules)
+
+
+@dataclass
+class HeadOutputs:
+    intent: torch.Tensor  # (n, n_labels) probabilities
+    sentiment: torch.Tensor | None  # (n, n_sentiments) probabilities, with a sentiment head
+    tags: list[list[int]]  # per text, the entity head's tag id per token (empty without that head)
+    spans: list  # per text, each token's (start, end) character offsets (empty without an entity head)
+
+
+def _sentiments(probs: torch.Tensor, labels: list[str]) -> list[dict]:
+    out = []
+    for row in probs.tolist():
+        best = max(range(len(row)), key=row.__getitem__)
+        scores = {label: round(p, 6) for label, p in zip(labels, row, strict=True)}
+        out.append({"label": labels[best], "score": scores[labels[best]], "probabilities": scores})
+    return out
 
 
 def _overlap(a: Entity, b: Entity) -> bool:

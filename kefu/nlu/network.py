@@ -14,6 +14,7 @@ class NetworkConfig:
     n_intents: int
     n_ngrams: int = 0  # 0 switches the sparse n-gram branch off
     tags: list[str] = field(default_factory=list)  # BIO entity tags; empty switches the entity head off
+    sentiments: list[str] = field(default_factory=list)  # sentiment labels; empty switches that head off
     pretrained: str | None = None  # e.g. "e5-small": the encoder comes from a wheel, not from scratch
     train_layers: int = 0  # with a pretrained encoder: how many top layers learn (-1: all, 0: frozen)
 
@@ -27,6 +28,7 @@ class NetworkConfig:
             n_intents=data["n_intents"],
             n_ngrams=data["n_ngrams"],
             tags=list(data.get("tags", [])),
+            sentiments=list(data.get("sentiments", [])),
             pretrained=data.get("pretrained"),
             train_layers=int(data.get("train_layers", 0)),
         )
@@ -53,10 +55,12 @@ def mean_pool(h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 class Outputs:
     intent: torch.Tensor  # (b, n_intents) logits
     tags: torch.Tensor | None  # (b, t, n_tags) logits per token, when the entity head is on
+    sentiment: torch.Tensor | None  # (b, n_sentiments) logits, when the sentiment head is on
 
 
 class IntentNetwork(nn.Module):
-    """Encoder -> intent head on the pooled sentence (++ n-grams), and an entity-tag head on each token."""
+    """Encoder -> intent and sentiment heads on the pooled sentence (++ n-grams), and an entity-tag head on
+    each token: every task shares one encoder pass."""
 
     def __init__(self, cfg: NetworkConfig, backbone: nn.Module | None = None):
         """`backbone` is the pretrained encoder (a `PretrainedBackbone`) when `cfg.pretrained` names one."""
@@ -74,6 +78,7 @@ class IntentNetwork(nn.Module):
         self.intent = nn.Linear(width, cfg.n_intents)
         nn.init.zeros_(self.intent.bias)
         self.tagger = nn.Linear(dim, len(cfg.tags)) if cfg.tags else None
+        self.sentiment = nn.Linear(width, len(cfg.sentiments)) if cfg.sentiments else None
 
     def frozen_keys(self) -> set[str]:
         """State-dict keys of parameters that never train (the pretrained encoder's frozen part)."""
@@ -89,4 +94,6 @@ class IntentNetwork(nn.Module):
             sparse = self.ngrams(batch.ngram_idx, batch.ngram_off, per_sample_weights=batch.ngram_w)
             sentence = torch.cat([sentence, sparse], dim=-1)
         tags = self.tagger(self.drop(h)) if self.tagger is not None else None
-        return Outputs(intent=self.intent(self.drop(sentence)), tags=tags)
+        sentence = self.drop(sentence)
+        sentiment = self.sentiment(sentence) if self.sentiment is not None else None
+        return Outputs(intent=self.intent(sentence), tags=tags, sentiment=sentiment)

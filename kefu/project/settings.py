@@ -12,7 +12,9 @@ A complete ``kefu.yml`` (only ``name`` is required)::
       builtins: [email, phone, date, time, money]   # default: all of them
       phone_regions: [CN, US]
     knowledge: {min_score: 0.85}     # e5 similarity a knowledge-base answer needs
-    sentiment: {enabled: false}
+    sentiment:                       # a sentiment head beside the intents (feeds the handoff policy)
+      enabled: true
+      data: data/sentiment.csv       # text,label with labels negative / neutral / positive
     handoff: {}                      # reserved for the agent-console settings
 
 Unknown keys are errors, and values are not coerced (``epochs: "30"`` is an error, not 30), so a typo
@@ -49,6 +51,7 @@ from kefu.training.config import ENCODERS, TrainConfig
 
 SETTINGS_FILE = "kefu.yml"
 NLU_FILE = "data/nlu.yml"
+SENTIMENT_FILE = "data/sentiment.csv"
 DOMAIN_FILE = "domain.yml"
 KNOWLEDGE_DIR = "knowledge"
 MODELS_DIR = "models"
@@ -164,6 +167,7 @@ class SentimentSettings(_Section):
     """Sentiment analysis of customer messages (feeds ``policy.handoff_on_negative`` of the domain)."""
 
     enabled: bool = False
+    data: str = Field(default=SENTIMENT_FILE, min_length=1)  # relative to the project folder
 
 
 class HandoffSettings(_Section):
@@ -229,6 +233,12 @@ class Project:
     @property
     def nlu_data(self) -> Path:
         return self.root / NLU_FILE
+
+    @property
+    def sentiment_data(self) -> Path | None:
+        """The sentiment training file when the sentiment head is enabled, else None."""
+        sentiment = self.settings.sentiment
+        return self.root / sentiment.data if sentiment.enabled else None
 
     @property
     def domain(self) -> Path:

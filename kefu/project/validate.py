@@ -7,7 +7,8 @@ The files are checked in the order the bot uses them, and each check uses what t
    language of the bot, and annotated entities of a ``kefu.yml`` regex type match that regex;
 3. ``domain.yml``: checked against the intents of the training data and the entity types the bot can
    produce (annotated in the data, the built-in rules, the ``kefu.yml`` regexes);
-4. ``knowledge/``: every FAQ and document file reads, FAQ files have a ``question,answer`` header.
+4. ``knowledge/``: every FAQ and document file reads, FAQ files have a ``question,answer`` header;
+5. the sentiment data, when ``kefu.yml`` enables it: loads, and uses only negative/neutral/positive.
 
 Problems that do not stop the bot from working read ``file:LINE: warning: message`` (as in the domain
 validator); :func:`is_warning` tells them apart.
@@ -17,7 +18,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from kefu.data import Example, load_examples, validate
+from kefu.data import Example, load_examples, sentiment_label_issues, validate
 from kefu.dialogue import detect_language, load_domain, validate_domain
 from kefu.errors import KefuError
 from kefu.knowledge.documents import DOCUMENT_SUFFIXES, FAQ_SUFFIXES, read_document, read_faq
@@ -39,6 +40,8 @@ def validate_project(path: str | Path) -> list[str]:
     problems += nlu_problems
     problems += check_domain(root / DOMAIN_FILE, examples, settings)
     problems += check_knowledge(root / KNOWLEDGE_DIR)
+    if settings is not None and settings.sentiment.enabled:
+        problems += check_sentiment(root / settings.sentiment.data)
     return problems
 
 
@@ -66,17 +69,25 @@ def check_nlu(path: Path, settings: ProjectSettings | None) -> tuple[list[Exampl
         examples = load_examples(path)
     except KefuError as error:
         return None, [str(error)]
-    problems = []
-    for issue in validate(examples, source=str(path)):
-        if issue.level == "warning":
-            problems.append(warning(issue.source, issue.line, issue.message))
-        else:
-            problems.append(str(issue))
+    problems = _issue_lines(validate(examples, source=str(path)))
     languages = settings.languages if settings is not None else list(LANGUAGE_NAMES)
     problems += _language_coverage(examples, languages, str(path))
     if settings is not None:
         problems += _regex_annotations(examples, settings)
     return examples, problems
+
+
+def check_sentiment(path: Path) -> list[str]:
+    """The problems of the sentiment head's data file."""
+    try:
+        examples = load_examples(path)
+    except KefuError as error:
+        return [str(error)]
+    return _issue_lines(validate(examples, source=str(path)) + sentiment_label_issues(examples))
+
+
+def _issue_lines(issues: list) -> list[str]:
+    return [warning(i.source, i.line, i.message) if i.level == "warning" else str(i) for i in issues]
 
 
 def _language_coverage(examples: list[Example], languages: list[str], source: str) -> list[str]:

@@ -86,7 +86,11 @@ class TurnResult(BaseModel):
     intent: str | None = Field(None, description="the predicted intent; 'out_of_scope' when none fits")
     confidence: float | None = None
     entities: list[EntityOut] = Field(default_factory=list)
-    sentiment: dict[str, Any] | None = Field(None, description="None until a sentiment model is enabled")
+    sentiment: dict[str, Any] | None = Field(
+        None,
+        description='{"label": "negative", "score": 0.93, "probabilities": {...}}; None when the project has no '
+        "sentiment head (kefu.yml sentiment.enabled) or the message was a button click",
+    )
     sources: list[Source] = Field(default_factory=list)
     handoff: bool = Field(False, description="the conversation is waiting for, or with, a human agent")
     status: Status = "bot"
@@ -165,6 +169,7 @@ class Bot:
             "confidence": prediction.confidence,
             "oos": prediction.oos,
             "entities": [e.to_dict() for e in prediction.entities],
+            "sentiment": prediction.sentiment,  # the store keeps its label and score
             "model_version": engine.version,
         }
 
@@ -327,6 +332,7 @@ def _nlu_result(prediction: Prediction) -> NluResult:
         ranking=ranking,
         oos=prediction.oos,
         entities=list(prediction.entities),
+        sentiment=prediction.sentiment,
     )
 
 
@@ -367,7 +373,7 @@ def _result(recorded: Recorded, prediction: Prediction | None) -> TurnResult:
         intent=prediction.intent if prediction else None,
         confidence=prediction.confidence if prediction else None,
         entities=[EntityOut(**e.to_dict()) for e in prediction.entities] if prediction else [],
-        sentiment=None,
+        sentiment=prediction.sentiment if prediction else None,
         sources=[Source(**s) for s in (bot.sources or [])] if bot else [],
         handoff=conversation.status in SILENT_STATUSES,
         status=conversation.status,

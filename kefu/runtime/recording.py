@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from kefu.store import ConversationRecord, NotFoundError, Repository, TicketRecord, TurnRecord
 from kefu.store.columns import dumps_json
+from kefu.store.conversations import turn_columns
 from kefu.store.models import Conversation, HandoffTicket, Review, Turn
 
 MAX_MESSAGES = 200  # turns returned by one poll; the widget asks again for the rest
@@ -119,12 +120,7 @@ def _next_seq(session: Session, conversation_id: int) -> int:
 
 
 def _turn(conversation_id: int, seq: int, role: str, text: str, now: Any, fields: dict[str, Any]) -> Turn:
-    values = dict(fields)
-    for name in ("entities", "sources", "buttons"):  # numpy values and tuples become plain JSON
-        if values.get(name) is not None:
-            values[name] = json.loads(dumps_json(values[name]))
-    if values.get("confidence") is not None:
-        values["confidence"] = float(values["confidence"])
+    values = turn_columns(fields)
     return Turn(conversation_id=conversation_id, seq=seq, role=role, text=text, created_at=now, **values)
 
 

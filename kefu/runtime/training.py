@@ -1,6 +1,7 @@
 """``train_project``: turn a bot project's files into what the runtime loads.
 
-    models/nlu/         the intent model (a kefu.Model), trained on data/nlu.yml (+ data/reviewed.yml)
+    models/nlu/         the intent model (a kefu.Model), trained on data/nlu.yml (+ data/reviewed.yml),
+                        with a sentiment head when kefu.yml enables one (data/sentiment.csv)
     models/knowledge/   the knowledge base's search index, built from knowledge/
 
 Both are rebuilt only when their inputs changed: the model's ``metrics.json`` records a fingerprint of
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kefu import __version__
-from kefu.data import Example, clean, load_examples, validate
+from kefu.data import Example, clean, load_examples, sentiment_label_issues, validate
 from kefu.errors import ArtifactError, DataError
 from kefu.knowledge import Embedder, KnowledgeBase, stored_fingerprint
 from kefu.nlu.artifact import REQUIRED
@@ -62,7 +63,8 @@ def nlu_fingerprint(project: Project) -> str:
         "entities": project.settings.entity_config(),
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for path in training_files(project):
+    sentiment = [project.sentiment_data] if project.sentiment_data is not None else []
+    for path in training_files(project) + sentiment:
         if not path.is_file():
             raise DataError(f"{path}: training data not found")
         digest.update(f"\n{path.relative_to(project.root).as_posix()}\n".encode())
@@ -92,7 +94,20 @@ def load_training_data(project: Project) -> tuple[list[Example], list[str]]:
     for path in training_files(project):
         examples += load_examples(path)
     # validated together: a reviewed text that contradicts nlu.yml is dropped with a warning
-    issues = validate(examples, source=str(project.nlu_data))
+    return _checked(examples, str(project.nlu_data))
+
+
+def load_sentiment_data(project: Project) -> tuple[list[Example], list[str]]:
+    """The sentiment head's examples (none when kefu.yml does not enable it) and the warnings."""
+    if project.sentiment_data is None:
+        return [], []
+    examples = load_examples(project.sentiment_data)
+    return _checked(examples, str(project.sentiment_data), sentiment_label_issues(examples))
+
+
+def _checked(examples: list[Example], source: str, extra: list | None = None) -> tuple[list[Example], list[str]]:
+    """The examples without the ones validation drops; DataError on the first error."""
+    issues = validate(examples, source=source) + (extra or [])
     errors = [issue for issue in issues if issue.level == "error"]
     if errors:
         raise DataError(str(errors[0]))
@@ -135,13 +150,17 @@ def _train_nlu(
         return {"dir": str(out), "reused": True, "version": model_version(fingerprint), "labels": labels}
     started = time.perf_counter()
     examples, warnings = load_training_data(project)
-    model = fit(examples, project.settings.train_config(), progress=progress, on_epoch=on_epoch)
+    moods, mood_warnings = load_sentiment_data(project)
+    cfg = project.settings.train_config()
+    model = fit(examples, cfg, progress=progress, on_epoch=on_epoch, sentiment=moods)
     model.set_rules(project.settings.entity_config())
     model.metrics[FINGERPRINT_KEY] = fingerprint
     model.metrics["trained_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     model.metrics["training_files"] = [
         p.relative_to(project.root).as_posix() for p in training_files(project)
     ]
+    if project.sentiment_data is not None:
+        model.metrics["sentiment_file"] = project.sentiment_data.relative_to(project.root).as_posix()
     model.save(out)
     return {
         "dir": str(out),
@@ -149,7 +168,8 @@ def _train_nlu(
         "version": model_version(fingerprint),
         "labels": model.labels,
         "examples": len(examples),
-        "warnings": warnings,
+        "sentiment_examples": len(moods),
+        "warnings": warnings + mood_warnings,
         "seconds": round(time.perf_counter() - started, 2),
     }
 

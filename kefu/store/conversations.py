@@ -42,8 +42,8 @@ TURN_FIELDS = frozenset(
 )
 
 
-def _turn_fields(given: dict[str, Any]) -> dict[str, Any]:
-    """Check and normalise add_turn's keyword fields into column values."""
+def turn_columns(given: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise a turn's NLU and dialogue fields (add_turn's keywords) into column values."""
     unknown = set(given) - TURN_FIELDS
     if unknown:
         raise TypeError(f"add_turn() got unknown fields: {', '.join(sorted(unknown))}")
@@ -163,7 +163,7 @@ class ConversationsMixin(RepositoryBase):
         on PostgreSQL, the database write lock on SQLite) before the next seq is read.
         """
         check_one_of("role", role, TURN_ROLES)
-        fields = _turn_fields(nlu_fields)
+        fields = turn_columns(nlu_fields)
         if review is not None:
             check_one_of("review", review, REVIEW_REASONS)
         with self.store.write() as session:

@@ -117,8 +117,17 @@ def _pad_states(states: list[torch.Tensor]) -> torch.Tensor:
     return torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
 
 
-def _length_buckets(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    order = list(range(len(lengths)))
+def _epoch_rows(n_intent: int, n_sentiment: int, rng: random.Random) -> list[int]:
+    """Every intent example and at most as many sentiment examples, freshly sampled each epoch: a large
+    sentiment set (reviews are long, too) neither slows training down nor drowns the intents."""
+    moods = range(n_intent, n_intent + n_sentiment)
+    picked = rng.sample(moods, n_intent) if n_sentiment > n_intent else moods
+    return list(range(n_intent)) + list(picked)
+
+
+def _length_buckets(rows: list[int], lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """`rows` shuffled into batches of similar length."""
+    order = list(rows)
     rng.shuffle(order)
     batches = []
     span = batch_size * _BUCKET_BATCHES
@@ -144,40 +153,60 @@ def fit(
     val_examples: list[Example] | None = None,
     progress: bool = True,
     on_epoch: Callable[[dict], None] | None = None,
+    sentiment: list[Example] | None = None,
+    sentiment_val: list[Example] | None = None,
 ) -> Model:
-    """Train an intent model. Without `val_examples`, `config.val_fraction` of the data is held out."""
+    """Train an intent model, with a sentiment head when `sentiment` examples (label = sentiment) are given.
+
+    Without `val_examples` (or `sentiment_val`), `config.val_fraction` of that data is held out. Both kinds
+    of example share the encoder and are mixed in every batch; each head learns only from its own kind.
+    """
     cfg = config or TrainConfig()
     seed_everything(cfg.seed)
     if val_examples is None and cfg.val_fraction > 0:
         examples, val_examples = stratified_split(examples, cfg.val_fraction, cfg.seed)
+    if sentiment and sentiment_val is None and cfg.val_fraction > 0:
+        sentiment, sentiment_val = stratified_split(sentiment, cfg.val_fraction, cfg.seed)
+    sentiment, sentiment_val = list(sentiment or []), list(sentiment_val or [])
     examples, val_examples = _canonical(examples), _canonical(val_examples or [])
     labels = sorted({e.label for e in examples})
-    label_id = {label: i for i, label in enumerate(labels)}
-    texts = [e.text for e in examples]
-    targets = torch.tensor([label_id[e.label] for e in examples])
+    moods = sorted({e.label for e in sentiment})
+    everything = examples + sentiment
+    texts = [e.text for e in everything]
+    targets = _targets(examples, labels, before=0, after=len(sentiment))
+    mood_targets = _targets(sentiment, moods, before=len(examples), after=0)
 
-    ngrams = NgramFeaturizer().fit(texts) if cfg.ngrams else None
+    ngrams = NgramFeaturizer().fit([e.text for e in examples]) if cfg.ngrams else None
     inputs, enc_cfg, backbone = _encoder(cfg, texts, ngrams)
     tags = _tag_names(examples)
     pretrained = None if cfg.encoder == "scratch" else cfg.encoder
     net_cfg = NetworkConfig(
-        enc_cfg, len(labels), ngrams.size if ngrams else 0, tags, pretrained, cfg.train_layers if pretrained else 0
+        enc_cfg,
+        len(labels),
+        ngrams.size if ngrams else 0,
+        tags,
+        moods,
+        pretrained,
+        cfg.train_layers if pretrained else 0,
     )
     net = IntentNetwork(net_cfg, backbone)
     model = Model(net, inputs, labels, cfg.to_dict())
     token_ids = inputs.token_ids(texts)
     lengths = [len(s) for s in token_ids]
-    tag_targets = _tag_targets(examples, inputs, tags) if tags else None
+    tag_targets = _tag_targets(examples, inputs, tags) + [None] * len(sentiment) if tags else None
 
-    steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
+    steps_per_epoch = math.ceil((len(examples) + min(len(sentiment), len(examples))) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     lower = _cache_lower(net, inputs, token_ids, progress) if backbone is not None and backbone.caches_lower else None
-    val_texts = [e.text for e in val_examples]
+    val_texts = [e.text for e in val_examples + sentiment_val]
     val_ids = inputs.token_ids(val_texts)
     val_lower = _cache_lower(net, inputs, val_ids, progress) if lower is not None and val_texts else None
 
-    def val_probs() -> torch.Tensor:
-        return _validation_probs(model, val_texts, val_lower, val_ids)
+    def val_probs() -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Validation probabilities of the intent head (intent examples) and the sentiment head (its own)."""
+        intent, mood = _validation_probs(model, val_texts, val_lower, val_ids)
+        n = len(val_examples)
+        return intent[:n], mood[n:] if mood is not None else None
 
     opt = torch.optim.AdamW(_param_groups(net, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.schedule, total, int(cfg.warmup * total)))
@@ -201,19 +230,22 @@ def fit(
             for epoch in range(1, cfg.epochs + 1):
                 net.train()
                 running = 0.0
-                for step, batch_idx in enumerate(_length_buckets(lengths, cfg.batch_size, rng), start=1):
+                rows = _epoch_rows(len(examples), len(sentiment), rng)
+                for step, batch_idx in enumerate(_length_buckets(rows, lengths, cfg.batch_size, rng), start=1):
                     batch_texts = [texts[i] for i in batch_idx]
                     batch_ids = [token_ids[i] for i in batch_idx]
                     if cfg.augment and lower is None:
                         # Annotated examples are not perturbed: their entity spans would no longer fit.
                         batch_texts = [
-                            augment(t, rng) if rng.random() < cfg.augment and not examples[i].entities else t
+                            augment(t, rng) if rng.random() < cfg.augment and not everything[i].entities else t
                             for t, i in zip(batch_texts, batch_idx, strict=True)
                         ]
                         batch_ids = inputs.token_ids(batch_texts)
                     cached = _pad_states([lower[i] for i in batch_idx]) if lower is not None else None
                     out = net(inputs.batch(batch_texts, batch_ids), lower=cached)
-                    loss = F.cross_entropy(out.intent, targets[batch_idx], label_smoothing=cfg.label_smoothing)
+                    loss = _head_loss(out.intent, targets[batch_idx], cfg.label_smoothing)
+                    if out.sentiment is not None:
+                        loss = loss + _head_loss(out.sentiment, mood_targets[batch_idx], cfg.label_smoothing)
                     if tag_targets is not None:
                         gold = _pad_tags([tag_targets[i] for i in batch_idx], batch_ids)
                         loss = loss + F.cross_entropy(out.tags.flatten(0, 1), gold.flatten(), ignore_index=_IGNORE)
@@ -226,12 +258,18 @@ def fit(
                     bar.update(task, advance=1, epoch=epoch, loss=running / step)
                 net.eval()
                 record = {"epoch": epoch, "loss": running / steps_per_epoch, "seconds": time.perf_counter() - started}
-                if val_examples:
-                    record["val_macro_f1"], record["val_accuracy"] = _validation_scores(
-                        val_probs(), labels, val_examples
-                    )
-                    bar.update(task, val_acc=f"{record['val_accuracy']:.3f}")
-                score = record.get("val_macro_f1", -record["loss"])
+                if val_examples or sentiment_val:
+                    intent_probs, mood_probs = val_probs()
+                    if val_examples:
+                        record["val_macro_f1"], record["val_accuracy"] = _validation_scores(
+                            intent_probs, labels, val_examples
+                        )
+                        bar.update(task, val_acc=f"{record['val_accuracy']:.3f}")
+                    if sentiment_val:
+                        record["val_sentiment_macro_f1"], record["val_sentiment_accuracy"] = _validation_scores(
+                            mood_probs, moods, sentiment_val
+                        )
+                score = _epoch_score(record)
                 history.append(record)
                 if on_epoch:
                     on_epoch(record)
@@ -249,15 +287,39 @@ def fit(
     model.metrics = {
         "history": history,
         "train_seconds": time.perf_counter() - started,
-        "n_train": len(texts),
+        "n_train": len(examples),
         "n_val": len(val_examples),
         "interrupted": interrupted,
     }
-    if val_examples and history:
-        best = max(history, key=lambda r: r.get("val_macro_f1", 0.0))
-        model.metrics.update(best_epoch=best["epoch"], val_macro_f1=best["val_macro_f1"], val_accuracy=best["val_accuracy"])
-    model.oos = _oos_threshold(model, val_examples, val_probs() if val_examples else None, cfg)
+    if sentiment:
+        model.metrics.update(n_sentiment_train=len(sentiment), n_sentiment_val=len(sentiment_val))
+    if (val_examples or sentiment_val) and history:
+        best = max(history, key=_epoch_score)
+        model.metrics["best_epoch"] = best["epoch"]
+        model.metrics.update({k: v for k, v in best.items() if k.startswith("val_")})
+    model.oos = _oos_threshold(model, val_examples, val_probs()[0] if val_examples else None, cfg)
     return model
+
+
+def _targets(examples: list[Example], labels: list[str], before: int, after: int) -> torch.Tensor:
+    """Label ids of `examples`, with `before` and `after` ignored rows: the other head's examples."""
+    label_id = {label: i for i, label in enumerate(labels)}
+    return torch.tensor([_IGNORE] * before + [label_id[e.label] for e in examples] + [_IGNORE] * after)
+
+
+def _head_loss(logits: torch.Tensor, gold: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Cross-entropy over the rows this head has a label for; zero for a batch with none of them."""
+    mine = gold != _IGNORE
+    if not mine.any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[mine], gold[mine], label_smoothing=smoothing)
+
+
+def _epoch_score(record: dict) -> float:
+    """What early stopping maximises: the mean validation macro-F1 of the heads that have validation data
+    (minus the training loss when none has)."""
+    scores = [record[k] for k in ("val_macro_f1", "val_sentiment_macro_f1") if k in record]
+    return sum(scores) / len(scores) if scores else -record["loss"]
 
 
 def _tag_names(examples: list[Example]) -> list[str]:
@@ -276,11 +338,14 @@ def _tag_targets(examples: list[Example], inputs: InputEncoder, tags: list[str])
     return targets
 
 
-def _pad_tags(targets: list[list[int]], batch_ids: list[list[int]]) -> torch.Tensor:
-    """(b, t) gold tags aligned with the padded batch; a text changed by augmentation is all "O" (id 0)."""
+def _pad_tags(targets: list[list[int] | None], batch_ids: list[list[int]]) -> torch.Tensor:
+    """(b, t) gold tags aligned with the padded batch; a text changed by augmentation is all "O" (id 0),
+    a sentiment example (None: nobody annotated its entities) is ignored."""
     width = max(len(ids) for ids in batch_ids)
     gold = torch.full((len(targets), width), _IGNORE, dtype=torch.long)
     for row, (tags, ids) in enumerate(zip(targets, batch_ids, strict=True)):
+        if tags is None:
+            continue
         if len(tags) == len(ids):
             gold[row, : len(tags)] = torch.tensor(tags)
         else:
@@ -311,16 +376,21 @@ def _trainable_state(net: IntentNetwork) -> dict[str, torch.Tensor]:
 
 def _validation_probs(
     model: Model, texts: list[str], lower: list[torch.Tensor] | None, ids: list[list[int]]
-) -> torch.Tensor:
-    """Validation intent probabilities; with cached frozen states only the trainable top runs."""
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Intent and sentiment probabilities of validation texts; with cached frozen states only the
+    trainable top runs."""
     if lower is None:
-        return model.predict_proba(texts)
-    out = torch.empty(len(texts), len(model.labels))
+        heads = model.outputs(texts)
+        return heads.intent, heads.sentiment
+    intent = torch.empty(len(texts), len(model.labels))
+    mood = torch.empty(len(texts), len(model.sentiments)) if model.sentiments else None
     order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
     with torch.inference_mode():
         for start in range(0, len(order), 128):
             rows = order[start : start + 128]
             batch = model.inputs.batch([texts[i] for i in rows], [ids[i] for i in rows])
-            logits = model.network(batch, lower=_pad_states([lower[i] for i in rows])).intent
-            out[rows] = torch.softmax(logits, dim=-1)
-    return out
+            out = model.network(batch, lower=_pad_states([lower[i] for i in rows]))
+            intent[rows] = torch.softmax(out.intent, dim=-1)
+            if mood is not None:
+                mood[rows] = torch.softmax(out.sentiment, dim=-1)
+    return intent, mood

@@ -156,3 +156,25 @@ def test_is_warning():
     assert is_warning("domain.yml:3: warning: no button title")
     assert is_warning("knowledge: warning: folder not found")
     assert not is_warning("domain.yml:3: intents.x: unknown intent 'x'")
+
+
+def test_sentiment_label_outside_the_three_is_an_error_at_its_line(project: Path):
+    data = project / "data" / "sentiment.csv"
+    with data.open("a", encoding="utf-8") as f:
+        f.write("meh whatever,neg\n")
+    line = line_of(data, "meh whatever")
+    assert errors_only(validate_project(project)) == [
+        f"{data}:{line}: sentiment label 'neg' is not one of negative, neutral, positive"
+    ]
+
+
+def test_enabled_sentiment_needs_its_file(project: Path):
+    (project / "data" / "sentiment.csv").unlink()
+    [problem] = validate_project(project)
+    assert str(project / "data" / "sentiment.csv") in problem
+
+
+def test_disabled_sentiment_is_not_checked(project: Path):
+    edit(project / "kefu.yml", "  enabled: true\n", "  enabled: false\n")
+    (project / "data" / "sentiment.csv").unlink()
+    assert validate_project(project) == []

@@ -1,14 +1,15 @@
 """`Bot.handle` over the tiny project: replies, forms, knowledge base, fallback, handoff, human mode,
 restarts and concurrent conversations."""
 
+import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from kefu.runtime import Bot, MessageError
+from kefu.runtime import Bot, MessageError, train_project
 from kefu.store import Repository, Store
-from tests.runtime.helpers import WordEmbedder
+from tests.runtime.helpers import WordEmbedder, project_copy
 
 
 def roles(repo: Repository, session_id: str) -> list[str]:
@@ -153,3 +154,55 @@ def test_only_the_redacted_text_is_stored(
     monkeypatch.setattr("kefu.runtime.bot.redact", lambda text: text.replace("13800138000", "[phone]"))
     result = bot.handle(None, "hello, call me at 13800138000")
     assert repo.history(result.session_id)[0].text == "hello, call me at [phone]"
+
+
+SENTIMENT_CSV = """\
+text,label
+你们太差劲了,negative
+气死我了，什么破服务,negative
+垃圾店铺，再也不买了,negative
+this is the worst service ever,negative
+I am so angry with you,negative
+absolutely terrible and useless,negative
+我的订单到哪了,neutral
+怎么修改地址,neutral
+运费多少钱,neutral
+where is my parcel,neutral
+how do I change my address,neutral
+what does shipping cost,neutral
+太好了，谢谢你们,positive
+非常满意，服务很棒,positive
+收到了，很喜欢,positive
+great service thank you,positive
+I love it,positive
+"wonderful, thanks a lot",positive
+"""
+
+
+@pytest.fixture(scope="module")
+def moody_project(tiny_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny project with a sentiment head and a low handoff bar for negative messages."""
+    root = project_copy(tiny_project, tmp_path_factory.mktemp("moody") / "shop")
+    (root / "data" / "sentiment.csv").write_text(SENTIMENT_CSV, encoding="utf-8")
+    with (root / "kefu.yml").open("a", encoding="utf-8") as f:
+        f.write("sentiment: {enabled: true}\n")
+    domain = root / "domain.yml"
+    domain.write_text(domain.read_text(encoding="utf-8") + "  handoff_on_negative: 0.6\n", encoding="utf-8")
+    summary = train_project(root, progress=False, embedder=WordEmbedder())
+    assert summary["nlu"]["sentiment_examples"] == 18
+    return root
+
+
+def test_a_strongly_negative_message_hands_off_and_sentiment_is_reported_and_stored(
+    moody_project: Path, repo: Repository
+) -> None:
+    bot = Bot(moody_project, repo, embedder=WordEmbedder(), rng=random.Random(0), watch=False)
+    calm = bot.handle(None, "where is my parcel")
+    assert calm.sentiment["label"] == "neutral" and not calm.handoff
+    assert set(calm.sentiment["probabilities"]) == {"negative", "neutral", "positive"}
+    angry = bot.handle(None, "气死我了，什么破服务")
+    assert angry.sentiment["label"] == "negative" and angry.sentiment["score"] >= 0.6
+    assert angry.decision == "handoff" and angry.handoff
+    assert repo.inbox("open")[0].reason == "sentiment"
+    stored = repo.history(angry.session_id)[0]
+    assert (stored.sentiment, stored.sentiment_score) == ("negative", pytest.approx(angry.sentiment["score"]))
