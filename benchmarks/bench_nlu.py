@@ -107,8 +107,9 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, from {', '.join(TASKS)}")
     parser.add_argument("--encoder", default="e5-small", help="scratch, e5-small or minilm")
     parser.add_argument("--set", default="{}", help='JSON TrainConfig overrides, e.g. \'{"epochs": 4}\'')
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 when sharing the machine)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     rows = [row for name in args.tasks.split(",") for row in run_task(name, args.encoder, json.loads(args.set))]
     print_table(rows)
     old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"rows": []}

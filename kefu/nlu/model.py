@@ -78,7 +78,7 @@ class Model:
             chunk = texts[i : i + batch_size]
             ids, offsets = self.inputs.encode(chunk)
             out = self.network(self.inputs.batch(chunk, ids))
-            intent.append(torch.softmax(out.intent, dim=-1))
+            intent.append(out.intent_probs())
             if out.sentiment is not None:
                 sentiment.append(torch.softmax(out.sentiment, dim=-1))
             if out.tags is not None:

@@ -13,6 +13,10 @@ class NetworkConfig:
     encoder: EncoderConfig
     n_intents: int
     n_ngrams: int = 0  # 0 switches the sparse n-gram branch off
+    # False: the n-grams' projection joins the sentence vector; True: they feed their own linear intent
+    # classifier, whose probabilities are averaged with the encoder's (an ensemble: a pretrained encoder
+    # learns slower than a from-scratch n-gram table, which then dominates a joint head and overfits)
+    ngram_head: bool = False
     tags: list[str] = field(default_factory=list)  # BIO entity tags; empty switches the entity head off
     sentiments: list[str] = field(default_factory=list)  # sentiment labels; empty switches that head off
     pretrained: str | None = None  # e.g. "e5-small": the encoder comes from a wheel, not from scratch
@@ -27,6 +31,7 @@ class NetworkConfig:
             encoder=EncoderConfig(**data["encoder"]),
             n_intents=data["n_intents"],
             n_ngrams=data["n_ngrams"],
+            ngram_head=bool(data.get("ngram_head", False)),
             tags=list(data.get("tags", [])),
             sentiments=list(data.get("sentiments", [])),
             pretrained=data.get("pretrained"),
@@ -56,6 +61,14 @@ class Outputs:
     intent: torch.Tensor  # (b, n_intents) logits
     tags: torch.Tensor | None  # (b, t, n_tags) logits per token, when the entity head is on
     sentiment: torch.Tensor | None  # (b, n_sentiments) logits, when the sentiment head is on
+    ngram_intent: torch.Tensor | None = None  # (b, n_intents) logits of the n-gram classifier (ngram_head)
+
+    def intent_probs(self) -> torch.Tensor:
+        """Intent probabilities: the encoder head's, averaged with the n-gram classifier's when there is one."""
+        probs = torch.softmax(self.intent, dim=-1)
+        if self.ngram_intent is None:
+            return probs
+        return (probs + torch.softmax(self.ngram_intent, dim=-1)) / 2
 
 
 class IntentNetwork(nn.Module):
@@ -70,10 +83,11 @@ class IntentNetwork(nn.Module):
         self.cfg = cfg
         dim = cfg.encoder.dim
         self.encoder = backbone if backbone is not None else TransformerEncoder(cfg.encoder)
-        self.ngrams = nn.EmbeddingBag(cfg.n_ngrams, dim, mode="sum") if cfg.n_ngrams else None
+        out = cfg.n_intents if cfg.ngram_head else dim
+        self.ngrams = nn.EmbeddingBag(cfg.n_ngrams, out, mode="sum") if cfg.n_ngrams else None
         if self.ngrams is not None:
             nn.init.normal_(self.ngrams.weight, std=0.02)
-        width = 2 * dim if self.ngrams is not None else dim
+        width = 2 * dim if self.ngrams is not None and not cfg.ngram_head else dim
         self.drop = nn.Dropout(cfg.encoder.dropout)
         self.intent = nn.Linear(width, cfg.n_intents)
         nn.init.zeros_(self.intent.bias)
@@ -90,10 +104,12 @@ class IntentNetwork(nn.Module):
         """Every head from one encoder pass; `lower` is the cached output of a frozen encoder bottom."""
         h = self.encoder.upper(lower, batch.keep) if lower is not None else self.encoder(batch.ids, batch.keep)
         sentence = mean_pool(h, batch.keep)
+        sparse = None
         if self.ngrams is not None:
             sparse = self.ngrams(batch.ngram_idx, batch.ngram_off, per_sample_weights=batch.ngram_w)
-            sentence = torch.cat([sentence, sparse], dim=-1)
+            if not self.cfg.ngram_head:
+                sentence, sparse = torch.cat([sentence, sparse], dim=-1), None
         tags = self.tagger(self.drop(h)) if self.tagger is not None else None
         sentence = self.drop(sentence)
         sentiment = self.sentiment(sentence) if self.sentiment is not None else None
-        return Outputs(intent=self.intent(sentence), tags=tags, sentiment=sentiment)
+        return Outputs(intent=self.intent(sentence), tags=tags, sentiment=sentiment, ngram_intent=sparse)

@@ -38,6 +38,7 @@ class TrainConfig:
     max_len: int = 64
     vocab_size: int = 8000
     ngrams: bool = True  # sparse word/char n-gram branch beside the tokens
+    ngram_head: bool = False  # the n-grams get their own intent classifier, averaged with the encoder's
     # pretrained encoders only
     train_layers: int = 2  # top layers that learn (-1: all, 0: frozen encoder, heads only)
     encoder_lr: float = 1e-4  # peak learning rate of the pretrained layers (the heads use `lr`)

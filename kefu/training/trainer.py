@@ -181,13 +181,14 @@ def fit(
     tags = _tag_names(examples)
     pretrained = None if cfg.encoder == "scratch" else cfg.encoder
     net_cfg = NetworkConfig(
-        enc_cfg,
-        len(labels),
-        ngrams.size if ngrams else 0,
-        tags,
-        moods,
-        pretrained,
-        cfg.train_layers if pretrained else 0,
+        encoder=enc_cfg,
+        n_intents=len(labels),
+        n_ngrams=ngrams.size if ngrams else 0,
+        ngram_head=cfg.ngram_head,
+        tags=tags,
+        sentiments=moods,
+        pretrained=pretrained,
+        train_layers=cfg.train_layers if pretrained else 0,
     )
     net = IntentNetwork(net_cfg, backbone)
     model = Model(net, inputs, labels, cfg.to_dict())
@@ -244,6 +245,8 @@ def fit(
                     cached = _pad_states([lower[i] for i in batch_idx]) if lower is not None else None
                     out = net(inputs.batch(batch_texts, batch_ids), lower=cached)
                     loss = _head_loss(out.intent, targets[batch_idx], cfg.label_smoothing)
+                    if out.ngram_intent is not None:
+                        loss = loss + _head_loss(out.ngram_intent, targets[batch_idx], cfg.label_smoothing)
                     if out.sentiment is not None:
                         loss = loss + _head_loss(out.sentiment, mood_targets[batch_idx], cfg.label_smoothing)
                     if tag_targets is not None:
@@ -390,7 +393,7 @@ def _validation_probs(
             rows = order[start : start + 128]
             batch = model.inputs.batch([texts[i] for i in rows], [ids[i] for i in rows])
             out = model.network(batch, lower=_pad_states([lower[i] for i in rows]))
-            intent[rows] = torch.softmax(out.intent, dim=-1)
+            intent[rows] = out.intent_probs()
             if mood is not None:
                 mood[rows] = torch.softmax(out.sentiment, dim=-1)
     return intent, mood

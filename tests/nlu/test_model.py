@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -6,6 +7,8 @@ import torch
 import kefu
 from kefu.errors import ArtifactError
 from kefu.nlu.evaluate import evaluate_model
+from kefu.nlu.model import Model
+from kefu.training import fit
 
 
 def test_end_to_end_gets_its_training_examples_right(tiny_model, tiny_examples):
@@ -82,3 +85,17 @@ def test_save_refuses_to_overwrite_a_foreign_directory(tiny_model, tmp_path):
     with pytest.raises(ArtifactError, match="refusing to overwrite"):
         tiny_model.save(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_ngram_head_is_a_second_classifier_whose_probabilities_are_averaged(tiny_examples, tiny_config, tmp_path):
+    model = fit(tiny_examples, replace(tiny_config, ngram_head=True), progress=False)
+    assert model.network.intent.in_features == tiny_config.dim  # the sentence vector is not widened
+    texts = ["我要退款", "where is my order"]
+    batch = model.inputs.batch(texts, model.inputs.token_ids(texts))
+    with torch.inference_mode():
+        out = model.network.eval()(batch)
+    expected = (torch.softmax(out.intent, -1) + torch.softmax(out.ngram_intent, -1)) / 2
+    torch.testing.assert_close(model.predict_proba(texts), expected)
+    assert [p.intent for p in model.predict(texts)] == ["refund", "order_status"]
+    loaded = Model.load(model.save(tmp_path / "m"))
+    torch.testing.assert_close(loaded.predict_proba(texts), expected)
