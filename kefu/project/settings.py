@@ -16,6 +16,10 @@ A complete ``kefu.yml`` (only ``name`` is required)::
       enabled: true
       data: data/sentiment.csv       # text,label with labels negative / neutral / positive
     handoff: {}                      # reserved for the agent-console settings
+    privacy:                         # personal data masked in customer messages before they are stored
+      redact: true                   # e-mail, phone, ID and card numbers, IP addresses -> [EMAIL], ...
+      patterns: {member_no: "VIP\\d{8}"}   # more kinds: name -> pattern; the placeholder is [MEMBER_NO]
+      phone_regions: [CN, US]
 
 Unknown keys are errors, and values are not coerced (``epochs: "30"`` is an error, not 30), so a typo
 cannot silently fall back to a default. Problems read ``kefu.yml:LINE: field.path: message``.
@@ -174,6 +178,25 @@ class HandoffSettings(_Section):
     """Reserved for how handed-off conversations reach agents; it takes no settings yet."""
 
 
+class PrivacySettings(_Section):
+    """What :mod:`kefu.privacy` masks in customer messages (order ids are not personal data: they stay)."""
+
+    redact: bool = True
+    patterns: dict[str, Annotated[str, AfterValidator(_valid_pattern)]] = Field(default_factory=dict)
+    phone_regions: list[Annotated[str, AfterValidator(_valid_region)]] = Field(
+        default_factory=lambda: ["CN", "US"]
+    )
+
+    @field_validator("patterns")
+    @classmethod
+    def _named_kinds(cls, patterns: dict[str, str]) -> dict[str, str]:
+        # the name becomes the placeholder, [NAME]: a blank or bracketed one would not read as one
+        for name in patterns:
+            if not re.fullmatch(r"\w+", name):
+                raise ValueError(f"a pattern name is letters, digits and _ (got {name!r})")
+        return patterns
+
+
 class ProjectSettings(_Section):
     """The contents of ``kefu.yml``."""
 
@@ -184,6 +207,7 @@ class ProjectSettings(_Section):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
     handoff: HandoffSettings = Field(default_factory=HandoffSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @field_validator("name")
     @classmethod

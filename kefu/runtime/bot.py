@@ -29,7 +29,7 @@ from kefu.nlu.oos import OOS_LABEL
 from kefu.project import Project, load_project
 from kefu.runtime.embedders import LockedEmbedder, embedder_for
 from kefu.runtime.engine import Engine, files_stamp, load_domain_for, load_engine, load_model
-from kefu.runtime.privacy import redact
+from kefu.runtime.privacy import project_redaction
 from kefu.runtime.recording import BotTurn, Recorded, record_exchange
 from kefu.store import ConversationRecord, Repository, open_repository
 from kefu.store.db import ENV_URL
@@ -125,6 +125,7 @@ class Bot:
         watch: bool = True,
     ) -> None:
         self.project: Project = load_project(project_dir)
+        self.redact = project_redaction(self.project.settings.privacy)  # kefu.yml privacy: what is masked
         self.repo = repository or open_repository(default_database_url(self.project.root))
         self.rng = rng or random.Random()
         self.watch = watch
@@ -153,7 +154,7 @@ class Bot:
 
     def handle(self, session_id: str | None, text: str) -> TurnResult:
         """Answer one customer message; ``session_id`` None (or unknown) starts a new conversation."""
-        text = redact(_checked(text))
+        text = self.redact(_checked(text))
         self._maybe_reload()
         engine = self._engine  # one engine for the whole turn, even if a swap happens meanwhile
         conversation = self._conversation(session_id)
@@ -203,6 +204,7 @@ class Bot:
         engine = load_engine(project, self._embedder)
         with self._swap_lock:
             self.project = project
+            self.redact = project_redaction(project.settings.privacy)
             self._engine = engine
         log.info("model %s is answering (reloaded)", engine.version)
         return engine.version

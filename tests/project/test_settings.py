@@ -51,7 +51,7 @@ def test_unknown_key_names_line_and_suggests():
         langauges: [zh]
         """) == [
         ("kefu.yml:2: unknown key 'langauges' (allowed: name, languages, nlu, entities, knowledge, "
-        "sentiment, handoff; did you mean 'languages'?)")
+        "sentiment, handoff, privacy; did you mean 'languages'?)")
     ]
     [problem] = problems_of("""\
         name: Bot

@@ -1,0 +1,38 @@
+"""The redactor: every kind of personal data found in one pass, each replaced by its placeholder."""
+
+from collections.abc import Iterable, Mapping
+
+from kefu.entities import BuiltinRule, RuleExtractor
+from kefu.privacy.cards import CardRule
+from kefu.privacy.id_numbers import IdNumberRule
+from kefu.privacy.ip_addresses import IpRule
+from kefu.privacy.phones import PhoneRule
+from kefu.privacy.spans import Span
+
+
+class Redactor:
+    """Finds e-mail addresses, phone numbers, resident ID numbers, card numbers, IP addresses and the
+    configured ``patterns`` (name -> regular expression), and masks them.
+
+    Overlaps are resolved as the entity rules resolve them (:class:`kefu.entities.RuleExtractor`): the
+    longest span wins, so an ID number is not also a phone number and ``13812345678@163.com`` is one
+    e-mail; on an equal span a configured pattern wins, then ID number, card, IP, e-mail and phone.
+    Configured patterns, like entity regexes, must not be glued to ASCII letters or digits. An invalid
+    pattern or phone region raises :class:`kefu.errors.ConfigError`.
+    """
+
+    def __init__(self, patterns: Mapping[str, str] | None = None, regions: Iterable[str] = ("CN", "US")) -> None:
+        rules = [IdNumberRule(), CardRule(), IpRule(), BuiltinRule("email"), PhoneRule(regions)]
+        self._extractor = RuleExtractor(rules, dict(patterns or {}))
+
+    def find(self, text: str) -> list[Span]:
+        """The personal data in ``text``, non-overlapping, in order."""
+        return [Span(entity.type, entity.start, entity.end) for entity in self._extractor.extract(text)]
+
+    def redact(self, text: str) -> str:
+        """``text`` with each span :meth:`find` returns replaced by its placeholder (``[PHONE]``)."""
+        pieces, done = [], 0
+        for span in self.find(text):
+            pieces += [text[done : span.start], span.placeholder]
+            done = span.end
+        return "".join(pieces) + text[done:]

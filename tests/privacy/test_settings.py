@@ -1,0 +1,42 @@
+"""The ``privacy:`` section of kefu.yml and the redaction a project gets from it."""
+
+from pathlib import Path
+
+from kefu.project import settings as settings_module
+from kefu.project.settings import parse_settings
+from kefu.runtime.privacy import project_redaction, redact
+
+
+def settings(privacy: str) -> tuple:
+    return parse_settings(f"name: shop\nprivacy:\n{privacy}")
+
+
+def test_by_default_a_project_redacts_with_the_built_in_kinds() -> None:
+    parsed, problems = parse_settings("name: shop\n")
+    assert problems == [] and parsed.privacy.redact and parsed.privacy.phone_regions == ["CN", "US"]
+    masked = project_redaction(parsed.privacy)("订单A12345，电话13812345678")
+    assert masked == redact("订单A12345，电话13812345678") == "订单A12345，电话[PHONE]"
+
+
+def test_patterns_and_regions_are_used_and_redaction_can_be_switched_off() -> None:
+    parsed, _ = settings('  patterns: {member_no: "VIP\\\\d{8}"}\n  phone_regions: [GB]\n')
+    assert project_redaction(parsed.privacy)("VIP12345678, 020 7946 0958") == "[MEMBER_NO], [PHONE]"
+    parsed, _ = settings("  redact: false\n")
+    assert project_redaction(parsed.privacy)("13812345678") == "13812345678"
+
+
+def test_bad_privacy_settings_name_their_line() -> None:
+    _, problems = settings('  patterns:\n    member_no: "VIP[0-9"\n')
+    assert len(problems) == 1 and problems[0].startswith("kefu.yml:4: privacy.patterns.member_no: invalid")
+    _, problems = settings('  patterns: {"member no": "x"}\n')
+    assert "a pattern name is letters, digits and _" in problems[0]
+    _, problems = settings("  phone_regions: [XX]\n  redact: yes please\n")
+    assert [problem.split(": ")[1] for problem in problems] == ["privacy.phone_regions[0]", "privacy.redact"]
+
+
+def test_the_complete_example_in_the_settings_docstring_is_valid() -> None:
+    # as written in the source, which is what a reader copies (the docstring itself halves the backslashes)
+    source = Path(settings_module.__file__).read_text(encoding="utf-8")
+    example = source.split("::\n", 1)[1].split("\n\n", 1)[0]
+    parsed, problems = parse_settings("\n".join(line[4:] for line in example.splitlines()))
+    assert problems == [] and parsed.privacy.patterns == {"member_no": r"VIP\d{8}"}
