@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_kb.py
 	$(BIN)/python benchmarks/bench_nlu.py
+	$(BIN)/python benchmarks/bench_privacy.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check kefu tests benchmarks
