@@ -9,7 +9,7 @@ Sets (read in place from ../shared/data):
   are the passages and each distinct first sentence is a query whose partner(s) count as correct.
 
 Queries are split 20% dev / 80% test (seed 0). Everything chosen (tokenizer options, fusion method and
-weights, the answer threshold) is chosen on dev; the reported metrics are on test only.
+weights, BM25's k1 and b, the answer threshold) is chosen on dev; the reported metrics are on test only.
 
 Run: .venv/bin/python benchmarks/bench_kb.py   (writes benchmarks/results/kb.json)
      --cache DIR keeps embeddings between runs (for development; build times then mean little).
@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ from kefu.knowledge import (
     Tokenizer,
     fuse,
 )
+from kefu.knowledge.bm25 import DEFAULT_B, DEFAULT_K1
 from kefu.knowledge.dense import normalize_rows
 
 RESULTS = Path(__file__).resolve().parent / "results" / "kb.json"
@@ -186,82 +187,89 @@ def fused_metrics(bm25: np.ndarray, dense: np.ndarray, gold: list[set[int]], fus
     return metrics(ranked, gold)
 
 
-FUSION_GRID = [Fusion("convex", alpha=a / 20, depth=d) for a in range(1, 20) for d in (20, 50, 100)] + [
+ALPHAS = [a / 20 for a in range(1, 20)]
+FUSION_GRID = [
+    Fusion(m, alpha=a, depth=d) for m in ("softmax", "convex") for a in ALPHAS for d in (20, 50, 100)
+] + [
     Fusion("rrf", alpha=a / 10, rrf_k=k, depth=d)
     for a in range(2, 9)
     for k in (1, 5, 10, 30, 60)
     for d in (50, 100)
 ]
 TOKENIZERS = [Tokenizer(c, s, st) for c in ("search", "words") for s in (True, False) for st in (True, False)]
+# BM25 settings: the textbook ones while tokenizer and fusion are chosen (so the choice does not depend on
+# the library defaults it sets), then a grid searched together with alpha.
+REFERENCE_BM25 = {"k1": 1.5, "b": 0.75}
+BM25_GRID = [{"k1": k1, "b": b} for k1 in (0.9, 1.2, 1.5, 2.0) for b in (0.5, 0.75, 0.9, 1.0)]
 
 
 def tune(tasks: list[Task], kbs: list[KnowledgeBase]) -> dict:
-    """Choose tokenizer, then fusion, then answer threshold, on the dev queries of all sets together
-    (one default for every knowledge base: mean dev recall@1 over the sets, MRR breaks ties)."""
-    out: dict = {"tokenizers": [], "fusions": []}
+    """Choose tokenizer, then fusion, then BM25's k1 and b with alpha, then answer threshold, on the dev
+    queries of all sets together (one default for every knowledge base: mean dev recall@1 over the sets,
+    MRR breaks ties)."""
+    out: dict = {"tokenizers": [], "fusions": [], "bm25_params": []}
     dense_dev, gold_dev = [], []
     for task, kb in zip(tasks, kbs, strict=True):
         queries = [task.queries[i] for i in task.dev]
         dense_dev.append(kb.embedder.embed_queries(queries) @ kb.dense.vectors.T)
         gold_dev.append([task.gold[i] for i in task.dev])
 
-    def mean_of(per_set: list[dict]) -> tuple[float, float]:
-        return (
-            statistics.mean(m["recall@1"] for m in per_set),
-            statistics.mean(m["mrr@10"] for m in per_set),
-        )
+    def bm25_scores(tok: Tokenizer, params: dict) -> list[np.ndarray]:
+        """Dev BM25 scores of each set (rows = dev queries)."""
+        scores = []
+        for task in tasks:
+            bm25 = BM25.fit([p.text_for_search for p in task.passages], tokenizer=tok, **params)
+            scores.append(np.stack([bm25.scores(task.queries[i]) for i in task.dev]))
+        return scores
 
-    bm25_dev: dict[Tokenizer, list[np.ndarray]] = {}
+    def rate(bm25_dev: list[np.ndarray], fusion: Fusion) -> dict:
+        per_set = [
+            fused_metrics(b, d, g, fusion) for b, d, g in zip(bm25_dev, dense_dev, gold_dev, strict=True)
+        ]
+        return {**_named(tasks, per_set), "mean": _mean_of(per_set)}
+
+    bm25_dev = {}
     for tok in TOKENIZERS:
-        per_set = []
-        bm25_dev[tok] = []
-        for task, gold in zip(tasks, gold_dev, strict=True):
-            bm25 = BM25.fit([p.text_for_search for p in task.passages], tokenizer=tok)
-            scores = np.stack([bm25.scores(task.queries[i]) for i in task.dev])
-            bm25_dev[tok].append(scores)
-            per_set.append(fused_metrics(scores, scores, gold, Fusion("bm25")))
-        out["tokenizers"].append(
-            {"tokenizer": asdict(tok), **_named(tasks, per_set), "mean": mean_of(per_set)}
-        )
-    best_tok = max(TOKENIZERS, key=lambda t: mean_of([_row(out, t, task) for task in tasks]))
+        bm25_dev[tok] = bm25_scores(tok, REFERENCE_BM25)
+        out["tokenizers"].append({"tokenizer": asdict(tok), **rate(bm25_dev[tok], Fusion("bm25"))})
+    best_tok = max(
+        TOKENIZERS, key=lambda t: next(r["mean"] for r in out["tokenizers"] if r["tokenizer"] == asdict(t))
+    )
     out["chosen_tokenizer"] = asdict(best_tok)
 
-    best = None
     for fusion in FUSION_GRID:
-        per_set = [
-            fused_metrics(b, d, g, fusion)
-            for b, d, g in zip(bm25_dev[best_tok], dense_dev, gold_dev, strict=True)
-        ]
-        row = {"fusion": fusion.to_dict(), **_named(tasks, per_set), "mean": mean_of(per_set)}
-        out["fusions"].append(row)
-        if best is None or row["mean"] > best["mean"]:
-            best = row
-    out["chosen_fusion"] = best["fusion"]
-    out["dev_single"] = {
-        method: _named(
-            tasks,
-            [
-                fused_metrics(b, d, g, Fusion(method))
-                for b, d, g in zip(bm25_dev[best_tok], dense_dev, gold_dev, strict=True)
-            ],
-        )
-        for method in ("bm25", "dense")
-    }
-    for method in ("convex", "rrf"):
+        out["fusions"].append({"fusion": fusion.to_dict(), **rate(bm25_dev[best_tok], fusion)})
+    for method in ("softmax", "convex", "rrf"):
         rows = [r for r in out["fusions"] if r["fusion"]["method"] == method]
         out[f"best_{method}"] = max(rows, key=lambda r: r["mean"])
-    out["answer_threshold"] = tune_threshold(
-        tasks, bm25_dev[best_tok], dense_dev, gold_dev, Fusion(**best["fusion"])
-    )
+    fusion = Fusion(**max(out["fusions"], key=lambda r: r["mean"])["fusion"])
+
+    # k1 and b reshape BM25's scores, which the fusion weighs against dense's: alpha is chosen again
+    best = None
+    for params in BM25_GRID:
+        scores = bm25_scores(best_tok, params)
+        for alpha in ALPHAS:
+            candidate = replace(fusion, alpha=alpha)
+            row = {"bm25": params, "fusion": candidate.to_dict(), **rate(scores, candidate)}
+            out["bm25_params"].append(row)
+            if best is None or row["mean"] > best[0]["mean"]:
+                best = row, scores
+    row, final_bm25 = best
+    out["chosen_bm25"], out["chosen_fusion"] = row["bm25"], row["fusion"]
+    out["dev_single"] = {method: rate(final_bm25, Fusion(method)) for method in ("bm25", "dense")}
+    out["answer_threshold"] = tune_threshold(tasks, final_bm25, dense_dev, gold_dev, Fusion(**row["fusion"]))
     return out
+
+
+def _mean_of(per_set: list[dict]) -> tuple[float, float]:
+    return (
+        statistics.mean(m["recall@1"] for m in per_set),
+        statistics.mean(m["mrr@10"] for m in per_set),
+    )
 
 
 def _named(tasks: list[Task], per_set: list[dict]) -> dict:
     return {task.name: m for task, m in zip(tasks, per_set, strict=True)}
-
-
-def _row(out: dict, tok: Tokenizer, task: Task) -> dict:
-    return next(r for r in out["tokenizers"] if r["tokenizer"] == asdict(tok))[task.name]
 
 
 def top_dense(bm25: np.ndarray, dense: np.ndarray, fusion: Fusion, drop: set[int]) -> tuple[int, float]:
@@ -391,9 +399,13 @@ def main() -> None:
     embedder.save()
     fusion = Fusion(**choices["chosen_fusion"])
     tokenizer = Tokenizer(**choices["chosen_tokenizer"])
+    bm25_params = choices["chosen_bm25"]
     min_score = choices["answer_threshold"]["chosen"]
-    console.print(f"dev choices: tokenizer {tokenizer}, fusion {fusion}, min_score {min_score}")
-    if fusion != DEFAULT_FUSION or tokenizer != Tokenizer() or min_score != DEFAULT_MIN_SCORE:
+    console.print(
+        f"dev choices: tokenizer {tokenizer}, BM25 {bm25_params}, fusion {fusion}, min_score {min_score}"
+    )
+    defaults = (DEFAULT_FUSION, Tokenizer(), {"k1": DEFAULT_K1, "b": DEFAULT_B}, DEFAULT_MIN_SCORE)
+    if (fusion, tokenizer, bm25_params, min_score) != defaults:
         console.print(
             "[yellow]note: the dev choices differ from the library defaults; test uses the dev choices"
         )
@@ -407,8 +419,10 @@ def main() -> None:
         kbs.append(KnowledgeBase.build(tasks[-1].passages, embedder, fusion=fusion))
         embedder.save()
     for task, kb in zip(tasks, kbs, strict=True):
-        if kb.bm25.tokenizer != tokenizer:
-            kb = KnowledgeBase.build(task.passages, embedder, fusion=fusion, tokenizer=tokenizer)
+        if (kb.bm25.tokenizer, kb.bm25.k1, kb.bm25.b) != (tokenizer, bm25_params["k1"], bm25_params["b"]):
+            kb = KnowledgeBase.build(
+                task.passages, embedder, fusion=fusion, tokenizer=tokenizer, **bm25_params
+            )
         task_rows, answers[f"{task.name}/{task.setup}"] = evaluate(task, kb, fusion, min_score, live)
         for row in task_rows:
             row |= {
@@ -458,7 +472,7 @@ def main() -> None:
                     f"{r['set']}/{r['setup']}: hybrid - {other} recall@1 = {gain:+.2f} points "
                     f"(95% paired bootstrap interval {low:+.2f} .. {high:+.2f})"
                 )
-    out.print(f"fusion (chosen on dev): {fusion}; tokenizer: {tokenizer}")
+    out.print(f"fusion (chosen on dev): {fusion}; tokenizer: {tokenizer}; BM25: {bm25_params}")
     out.print(f"answer(min_score={min_score}) on test: {json.dumps(answers, indent=1)}")
     out.print(f"BM25 at scale: {scale}")
     result = {

@@ -30,7 +30,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from kefu.errors import ArtifactError, DataError
-from kefu.knowledge.bm25 import BM25, Tokenizer
+from kefu.knowledge.bm25 import BM25, DEFAULT_B, DEFAULT_K1, Tokenizer
 from kefu.knowledge.dense import DenseIndex, Embedder, normalize_rows
 from kefu.knowledge.documents import Passage, load_folder
 from kefu.knowledge.hybrid import DEFAULT_FUSION, Fusion, fuse
@@ -89,8 +89,8 @@ class KnowledgeBase:
         embedder: Embedder,
         fusion: Fusion = DEFAULT_FUSION,
         tokenizer: Tokenizer | None = None,
-        k1: float = 1.5,
-        b: float = 0.75,
+        k1: float = DEFAULT_K1,
+        b: float = DEFAULT_B,
     ) -> "KnowledgeBase":
         """Index ``passages``: tokenize for BM25 and embed every ``text_for_search``."""
         passages = list(passages)
@@ -151,8 +151,8 @@ class KnowledgeBase:
         """The best hit if the knowledge base is confident about it, else None.
 
         Confident means the hit's dense score (cosine similarity between query and passage) is at least
-        ``min_score``. The fused score cannot serve: RRF and min-max scores are relative to the other
-        candidates, so the best of a bad lot scores as high as a perfect match.
+        ``min_score``. The fused score cannot serve: softmax, min-max and RRF scores are relative to the
+        other candidates, so the best of a bad lot scores as high as a perfect match.
         """
         hits = self.search(query, k=1)
         if hits and hits[0].dense_score >= min_score:
@@ -228,7 +228,11 @@ class KnowledgeBase:
 
 
 def compute_fingerprint(
-    passages: Sequence[Passage], embedder_name: str, tokenizer: Tokenizer, k1: float = 1.5, b: float = 0.75
+    passages: Sequence[Passage],
+    embedder_name: str,
+    tokenizer: Tokenizer,
+    k1: float = DEFAULT_K1,
+    b: float = DEFAULT_B,
 ) -> str:
     """SHA-256 over the passages and every setting that changes the index (not the fusion: that is
     applied at query time, so changing it needs no rebuild)."""

@@ -18,6 +18,12 @@ from typing import Any
 
 import numpy as np
 
+# Chosen on the dev splits of benchmarks/bench_kb.py together with the fusion weight (see
+# kefu.knowledge.hybrid), over k1 0.9..2.0 and b 0.5..1.0. Strong length normalisation (b 0.9-1.0) did
+# best up to k1 1.5 and b 0.5 worst throughout: an FAQ answer is long because it is wordy more often than
+# because it covers more, so its length should not buy it matches.
+DEFAULT_K1, DEFAULT_B = 1.2, 1.0
+
 # Han (incl. extension A and compatibility ideographs), kana and Hangul: runs of these go to jieba.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
@@ -92,8 +98,8 @@ class BM25:
         doc_ids: np.ndarray,
         term_freqs: np.ndarray,
         doc_lengths: np.ndarray,
-        k1: float = 1.5,
-        b: float = 0.75,
+        k1: float = DEFAULT_K1,
+        b: float = DEFAULT_B,
         tokenizer: Tokenizer | None = None,
     ) -> None:
         """Use :meth:`fit` or :meth:`from_state`; this takes the postings in CSR form: the passages (and
@@ -114,7 +120,11 @@ class BM25:
 
     @classmethod
     def fit(
-        cls, texts: list[str], k1: float = 1.5, b: float = 0.75, tokenizer: Tokenizer | None = None
+        cls,
+        texts: list[str],
+        k1: float = DEFAULT_K1,
+        b: float = DEFAULT_B,
+        tokenizer: Tokenizer | None = None,
     ) -> "BM25":
         """Index ``texts`` (passage ``i`` is ``texts[i]``)."""
         tokenizer = tokenizer or Tokenizer()

@@ -1,8 +1,15 @@
 """Fusing the BM25 and the dense ranking into one.
 
-Two methods, both over a candidate pool (the ``depth`` best passages of each retriever; passages that
+Three methods, all over a candidate pool (the ``depth`` best passages of each retriever; passages that
 share no token with the query are never BM25 candidates):
 
+* ``softmax``: ``score = alpha * softmax(z(dense)) + (1 - alpha) * softmax(z(bm25))`` where ``z`` turns a
+  retriever's scores into z-scores over the pool (subtract the mean, divide by the standard deviation).
+  Each retriever becomes a probability distribution over the candidates, and the mixture adapts per
+  query: a retriever whose best candidate stands far above the rest (in its own standard deviations)
+  puts most of its mass there and carries the decision, while one that cannot tell its candidates apart
+  spreads its mass thin and barely moves the ranking. The weight is thus set by each retriever's own
+  score distribution, in units that mean the same for BM25 and cosine scores, in any language.
 * ``rrf``: weighted reciprocal-rank fusion,
   ``score = (1 - alpha) / (rrf_k + bm25_rank) + alpha / (rrf_k + dense_rank)`` (ranks from 1; a retriever
   that did not return a passage adds nothing). It uses ranks only, so it needs no score calibration.
@@ -12,11 +19,17 @@ share no token with the query are never BM25 candidates):
 ``bm25`` and ``dense`` rank by one retriever alone, for comparison.
 
 :data:`DEFAULT_FUSION` is the choice made on the dev splits (20% of the queries, seed 0) of
-benchmarks/bench_kb.py, one setting for both languages: the mean dev recall@1 of bank_faqs (English) and
-LCQMC (Chinese) over a grid of convex (alpha 0.05..0.95, depth 20/50/100) and RRF settings (alpha
-0.2..0.8, rrf_k 1..60, depth 50/100). Convex beat RRF on both sets; the convex curve is flat around
-alpha 0.5-0.65 (the dense side a little ahead). Other normalisations (z-scores, BM25 over its best
-attainable score, log BM25) were tried on dev too and were no better. Details: benchmarks/results/kb.json.
+benchmarks/bench_kb.py, one setting for both languages, by the mean dev recall@1 of bank_faqs (English)
+and LCQMC (Chinese). First a grid of softmax and convex (alpha 0.05..0.95, depth 20/50/100) and RRF (alpha
+0.2..0.8, rrf_k 1..60, depth 50/100) with BM25 at the textbook k1 1.5, b 0.75: softmax came first (bank_faqs
+50.6, LCQMC 95.1 at alpha 0.65), ahead of convex (49.4, 95.3) and RRF (48.3, 92.9); dense alone has 48.3 and
+91.2. Then BM25's k1 and b together with alpha, for softmax at depth 50 (see :mod:`kefu.knowledge.bm25`): k1
+1.2, b 1.0, alpha 0.7 (51.0, 95.3), and anywhere in alpha 0.55-0.75 within a point of that on both sets.
+Also tried on the same dev splits, outside the benchmark's grid, and no better than softmax: a linear mix
+of z-scores, a dense weight set per query from each retriever's gap between its first and second
+candidate, CombMNZ, and softmax with each retriever's spread taken over its own top list rather than the
+pool; BM25 over its best attainable score and log BM25 were no better than convex in earlier runs.
+Details: benchmarks/results/kb.json.
 """
 
 from dataclasses import asdict, dataclass
@@ -26,15 +39,15 @@ import numpy as np
 
 from kefu.knowledge.bm25 import top_k
 
-METHODS = ("convex", "rrf", "bm25", "dense")
+METHODS = ("softmax", "convex", "rrf", "bm25", "dense")
 
 
 @dataclass(frozen=True)
 class Fusion:
     """How to combine the two retrievers; ``alpha`` is the weight of the dense side (0..1)."""
 
-    method: str = "convex"
-    alpha: float = 0.55
+    method: str = "softmax"
+    alpha: float = 0.7
     rrf_k: float = 60.0
     depth: int = 50
 
@@ -50,7 +63,7 @@ class Fusion:
         return asdict(self)
 
 
-DEFAULT_FUSION = Fusion()  # convex, alpha 0.55, depth 50
+DEFAULT_FUSION = Fusion()  # softmax, alpha 0.7, depth 50
 
 
 def fuse(bm25: np.ndarray, dense: np.ndarray, fusion: Fusion, k: int) -> list[tuple[int, float]]:
@@ -69,6 +82,8 @@ def fuse(bm25: np.ndarray, dense: np.ndarray, fusion: Fusion, k: int) -> list[tu
     pool = np.unique(np.concatenate([np.asarray(bm25_top, dtype=np.int64), dense_top]))
     if fusion.method == "rrf":
         fused = rrf_scores(pool, bm25_top, dense_top, fusion.alpha, fusion.rrf_k)
+    elif fusion.method == "softmax":
+        fused = softmax_scores(bm25[pool], dense[pool], fusion.alpha)
     else:
         fused = convex_scores(bm25[pool], dense[pool], fusion.alpha)
     order = top_k(fused, k)
@@ -90,6 +105,25 @@ def rrf_scores(
 def convex_scores(bm25: np.ndarray, dense: np.ndarray, alpha: float) -> np.ndarray:
     """``alpha * minmax(dense) + (1 - alpha) * minmax(bm25)`` over the given candidates."""
     return alpha * minmax(dense) + (1.0 - alpha) * minmax(bm25)
+
+
+def softmax_scores(bm25: np.ndarray, dense: np.ndarray, alpha: float) -> np.ndarray:
+    """``alpha * zsoftmax(dense) + (1 - alpha) * zsoftmax(bm25)`` over the given candidates."""
+    return alpha * zsoftmax(dense) + (1.0 - alpha) * zsoftmax(bm25)
+
+
+def zsoftmax(scores: np.ndarray) -> np.ndarray:
+    """Softmax of the z-scores: a distribution that is peaked when one score stands out by several standard
+    deviations and flat when the scores are bunched (all equal -> all 0, as in :func:`minmax`)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.size == 0:
+        return scores
+    spread = scores.std()
+    if spread <= 1e-12:
+        return np.zeros_like(scores)
+    # the mean cancels in a softmax; shifting by the maximum instead keeps exp() from overflowing
+    weights = np.exp((scores - scores.max()) / spread)
+    return weights / weights.sum()
 
 
 def minmax(scores: np.ndarray) -> np.ndarray:
