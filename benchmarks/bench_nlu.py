@@ -110,14 +110,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (1 when sharing the machine)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [row for name in args.tasks.split(",") for row in run_task(name, args.encoder, json.loads(args.set))]
+    rows = []
+    for name in args.tasks.split(","):
+        rows += run_task(name, args.encoder, json.loads(args.set))
+        merge_results(rows)  # after every task: an interrupted run keeps what it measured
     print_table(rows)
+    print(f"results merged into {RESULTS}")
+
+
+def merge_results(rows: list[dict]) -> None:
+    """Write `rows` into RESULTS, replacing earlier rows of the same task and system."""
     old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"rows": []}
     fresh = {(r["task"], r["system"]) for r in rows}
     kept = [r for r in old["rows"] if (r["task"], r["system"]) not in fresh]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"rows": kept + rows}, indent=2, ensure_ascii=False) + "\n")
-    print(f"results merged into {RESULTS}")
 
 
 if __name__ == "__main__":
