@@ -251,7 +251,8 @@ def fit(
                         loss = loss + _head_loss(out.sentiment, mood_targets[batch_idx], cfg.label_smoothing)
                     if tag_targets is not None:
                         gold = _pad_tags([tag_targets[i] for i in batch_idx], batch_ids)
-                        loss = loss + F.cross_entropy(out.tags.flatten(0, 1), gold.flatten(), ignore_index=_IGNORE)
+                        # a batch of sentiment examples only has no tag to learn: _head_loss makes that 0, not NaN
+                        loss = loss + _head_loss(out.tags.flatten(0, 1), gold.flatten(), 0.0)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)

@@ -82,3 +82,16 @@ def test_a_batch_without_examples_of_a_head_adds_no_loss_but_keeps_the_graph():
     assert loss.item() == 0.0 and torch.count_nonzero(logits.grad) == 0
     mixed = _head_loss(logits, torch.tensor([-100, 2]), 0.0)
     assert mixed.item() == pytest.approx(torch.nn.functional.cross_entropy(logits[1:], torch.tensor([2])).item())
+
+
+def test_entity_and_sentiment_heads_train_together_with_finite_losses(tiny_config):
+    from kefu.entities import parse_inline
+
+    tagged = []
+    for raw in ["track [A12345](order_id)", "where is [B99881](order_id)", "查订单[C55123](order_id)", "hello", "你好"]:
+        text, ents = parse_inline(raw)
+        tagged.append(Example(text, "greet" if "order_id" not in raw else "track", entities=tuple(ents)))
+    # batches of one: some hold only sentiment examples, which have no entity tags at all
+    cfg = tiny_config.__class__(**(tiny_config.to_dict() | {"batch_size": 1, "epochs": 2}))
+    model = fit(tagged * 2, cfg, progress=False, sentiment=_sentiment_examples())
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in model.metrics["history"])
