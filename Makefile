@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_kb.py
 	$(BIN)/python benchmarks/bench_nlu.py
 	$(BIN)/python benchmarks/bench_privacy.py
+	$(BIN)/python benchmarks/bench_explain.py
 	$(BIN)/python benchmarks/bench_server.py
 
 lint: $(STAMP)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kefu.errors import KefuError
 
@@ -170,17 +171,24 @@ def predict(
     model_dir: ModelDir,
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify (default: stdin, one per line)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Also score each word: how much it made the model choose the intent")
+    ] = False,
 ) -> None:
     """Predict each text's intent, with its entities and sentiment when the model finds them."""
     from kefu.nlu.model import Model
 
     model = Model.load(model_dir)
     for p in model.predict(_read_texts(texts or [])):
+        explanation = model.explain(p.text) if explain else None
         if as_json:
-            print(json.dumps(p.to_dict(), ensure_ascii=False))
-        else:
-            extras = "".join(f"\t{part}" for part in _details(p))
-            out.print(f"{p.intent}\t{p.confidence:.3f}\t{p.text}{extras}", highlight=False)
+            extra = {"explanation": explanation.to_dict()} if explanation is not None else {}
+            print(json.dumps(p.to_dict() | extra, ensure_ascii=False))
+            continue
+        extras = "".join(f"\t{part}" for part in _details(p))
+        out.print(f"{p.intent}\t{p.confidence:.3f}\t{p.text}{extras}", highlight=False)
+        if explanation is not None:
+            out.print(_highlighted(explanation), highlight=False)
 
 
 def _details(prediction) -> list[str]:
@@ -189,6 +197,17 @@ def _details(prediction) -> list[str]:
     if prediction.sentiment is not None:
         parts.insert(0, f"{prediction.sentiment['label']} {prediction.sentiment['score']:.2f}")
     return parts
+
+
+def _highlighted(explanation) -> Text:
+    """'  card_arrival: received +0.175  new +0.197 ...': each word with its score, coloured by it."""
+    line = Text(f"  {explanation.intent}:", style="dim")
+    strongest = max((abs(w.score) for w in explanation.tokens), default=0.0) or 1.0
+    for w in explanation.tokens:
+        share = w.score / strongest  # colour by the share of the strongest word, so every text shows contrast
+        style = "bold green" if share >= 0.5 else "green" if share >= 0.15 else "red" if share <= -0.15 else "dim"
+        line.append(f"  {w.token}", style=style).append(f" {w.score:+.3f}", style="dim")
+    return line
 
 
 def _ranking_table(prediction) -> Table:

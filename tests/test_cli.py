@@ -109,3 +109,18 @@ def test_evaluating_sentiment_of_a_model_without_that_head_is_one_clear_line(tmp
     data.write_text("text,label\n" + "\n".join(f"{e.text},{e.label}" for e in tiny_examples) + "\n")
     result = runner.invoke(app, ["evaluate", str(saved_model), str(data), "--sentiment", str(data)])
     assert result.exit_code == 1 and "no sentiment head" in result.output
+
+
+def test_predict_explain_scores_each_word(saved_model):
+    result = runner.invoke(app, ["predict", str(saved_model), "--explain", "我要退款 please"])
+    assert result.exit_code == 0, result.output
+    words = result.stdout.strip().splitlines()[-1].split()
+    assert words[0] == "refund:" and words[1::2] == ["我", "要", "退", "款", "please"]
+    scores = words[2::2]
+    assert len(scores) == 5 and all(s[0] in "+-" and float(s) < 1 for s in scores)
+
+    line = json.loads(runner.invoke(app, ["predict", str(saved_model), "--json", "--explain", "hello"]).stdout)
+    assert line["explanation"]["intent"] == line["intent"] == "greet" and line["explanation"]["method"] == "ig"
+    assert [w["token"] for w in line["explanation"]["tokens"]] == ["hello"]
+    plain = json.loads(runner.invoke(app, ["predict", str(saved_model), "--json", "hello"]).stdout)
+    assert "explanation" not in plain

@@ -39,10 +39,16 @@ class PretrainedBackbone(nn.Module):
     def _mask(self, h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor | None:
         return create_bidirectional_mask(config=self.bert.config, inputs_embeds=h, attention_mask=keep.long())
 
-    def lower(self, ids: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """The output of the frozen part (embeddings + the layers below `split`)."""
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_embeddings):
-            h = self.bert.embeddings(input_ids=ids)
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """The word embeddings of `ids` (b, t, dim), before positions are added: what `tokens` stands in for."""
+        return self.bert.embeddings.word_embeddings(ids)
+
+    def lower(self, ids: torch.Tensor, keep: torch.Tensor, tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """The output of the frozen part (embeddings + the layers below `split`); `tokens` replaces the word
+        embeddings of `ids`, and gradients then flow through the frozen part to them (for explanations)."""
+        grad = torch.is_grad_enabled() and (tokens is not None or not self.frozen_embeddings)
+        with torch.set_grad_enabled(grad):
+            h = self.bert.embeddings(input_ids=ids) if tokens is None else self.bert.embeddings(inputs_embeds=tokens)
             mask = self._mask(h, keep)
             for layer in self.bert.encoder.layer[: self.split]:
                 h = _hidden(layer(h, attention_mask=mask))
@@ -55,8 +61,8 @@ class PretrainedBackbone(nn.Module):
             h = _hidden(layer(h, attention_mask=mask))
         return h
 
-    def forward(self, ids: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        return self.upper(self.lower(ids, keep), keep)
+    def forward(self, ids: torch.Tensor, keep: torch.Tensor, tokens: torch.Tensor | None = None) -> torch.Tensor:
+        return self.upper(self.lower(ids, keep, tokens), keep)
 
 
 def _hidden(out) -> torch.Tensor:

@@ -95,9 +95,14 @@ class TransformerEncoder(nn.Module):
                 with torch.no_grad():
                     m.weight[m.padding_idx].zero_()
 
-    def forward(self, ids: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """The token embeddings of `ids` (b, t, dim): what `forward`'s `tokens` stands in for."""
+        return self.tok(ids)
+
+    def forward(self, ids: torch.Tensor, keep: torch.Tensor, tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """`tokens` replaces the embeddings of `ids` (explanations interpolate them; see kefu.nlu.explain)."""
         positions = torch.arange(ids.shape[1], device=ids.device)
-        x = self.drop(self.tok(ids) + self.pos(positions))
+        x = self.drop((self.embed(ids) if tokens is None else tokens) + self.pos(positions))
         for block in self.blocks:
             x = block(x, keep)
         return self.ln(x)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tokenizers import Tokenizer
@@ -14,6 +15,9 @@ from kefu.nlu.inputs import InputEncoder
 from kefu.nlu.network import IntentNetwork, NetworkConfig
 from kefu.nlu.oos import OOS_LABEL, Threshold, decide, in_scope_scores
 from kefu.text.ngrams import NgramFeaturizer
+
+if TYPE_CHECKING:
+    from kefu.nlu.explain import Explanation
 
 TOP_K = 5
 
@@ -133,6 +137,14 @@ class Model:
             oos_score = round(1.0 - float(score[n]), 6)
             result.append(Prediction(text, intent, confidence, ranking, oos, oos_score, entities[n], sentiments[n]))
         return result
+
+    def explain(self, text: str, intent: str | None = None, method: str = "ig", n_steps: int = 32) -> "Explanation":
+        """A score per word of `text` for `intent` (default: the top-ranked intent): how much each word
+        made the model choose it. `method` is "ig" (Integrated Gradients) or "occlusion" (delete each word);
+        see :mod:`kefu.nlu.explain`."""
+        from kefu.nlu.explain import explain  # imports Captum: a second that only explanations should pay
+
+        return explain(self, text, intent, method, n_steps)
 
     def save(self, out_dir: str | Path) -> Path:
         config = {

@@ -48,6 +48,7 @@ class Batch:
     ngram_idx: torch.Tensor  # flat feature indices
     ngram_off: torch.Tensor  # (b,) start of each text's features in ngram_idx
     ngram_w: torch.Tensor  # TF-IDF weight of each index
+    tokens: torch.Tensor | None = None  # (b, t, dim) embeddings to use instead of the ids' (explanations)
 
 
 def mean_pool(h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -102,7 +103,10 @@ class IntentNetwork(nn.Module):
 
     def forward(self, batch: Batch, lower: torch.Tensor | None = None) -> Outputs:
         """Every head from one encoder pass; `lower` is the cached output of a frozen encoder bottom."""
-        h = self.encoder.upper(lower, batch.keep) if lower is not None else self.encoder(batch.ids, batch.keep)
+        if lower is not None:
+            h = self.encoder.upper(lower, batch.keep)
+        else:
+            h = self.encoder(batch.ids, batch.keep, batch.tokens)
         sentence = mean_pool(h, batch.keep)
         sparse = None
         if self.ngrams is not None:

@@ -97,6 +97,13 @@ class TurnResult(BaseModel):
     decision: str | None = Field(None, description="reply, form, clarify, kb, fallback or handoff")
     seq: int = Field(description="sequence number of the last turn recorded; poll messages after it")
     model_version: str | None = None
+    explanation: dict[str, Any] | None = Field(
+        None,
+        description='only when asked for (explain: true): a score per word for the top-ranked intent, {"text", '
+        '"intent", "method", "probability", "tokens": [{"token", "start", "end", "score"}], ...}, with offsets into '
+        "its text (the message as the model saw it, personal data masked); None for a button click or while a "
+        "human agent has the conversation",
+    )
 
 
 # --- the bot ---------------------------------------------------------------------------------------
@@ -152,8 +159,11 @@ class Bot:
         """The intents the current model predicts (what a reviewer may correct a label to)."""
         return list(self._engine.model.labels)
 
-    def handle(self, session_id: str | None, text: str) -> TurnResult:
-        """Answer one customer message; ``session_id`` None (or unknown) starts a new conversation."""
+    def handle(self, session_id: str | None, text: str, explain: bool = False) -> TurnResult:
+        """Answer one customer message; ``session_id`` None (or unknown) starts a new conversation.
+
+        ``explain`` adds a score per word of the (redacted) message for the predicted intent: it costs a few
+        more model passes, so it is off unless asked for."""
         text = self.redact(_checked(text))
         self._maybe_reload()
         engine = self._engine  # one engine for the whole turn, even if a swap happens meanwhile
@@ -181,7 +191,8 @@ class Bot:
             return self._bot_turn(engine, prediction, decision, state, titles)
 
         recorded = record_exchange(self.repo, conversation.session_id, text, fields, respond)
-        return _result(recorded, prediction)
+        explanation = _explanation(engine, prediction) if explain else None
+        return _result(recorded, prediction, explanation)
 
     def swap_model(self, new_dir: str | Path) -> str:
         """Load the model in ``new_dir`` completely, then make it the one answering; returns its version.
@@ -364,7 +375,14 @@ def _handoff_reason(engine: Engine, decision: Decision) -> str:
     return "bot"
 
 
-def _result(recorded: Recorded, prediction: Prediction | None) -> TurnResult:
+def _explanation(engine: Engine, prediction: Prediction) -> dict | None:
+    """The model's word scores for its top-ranked intent; None for a clicked button (no model involved)."""
+    if prediction.text.startswith(PAYLOAD_PREFIX):
+        return None
+    return engine.model.explain(prediction.text).to_dict()
+
+
+def _result(recorded: Recorded, prediction: Prediction | None, explanation: dict | None = None) -> TurnResult:
     conversation, bot = recorded.conversation, recorded.bot
     last = bot or recorded.customer
     return TurnResult(
@@ -382,4 +400,5 @@ def _result(recorded: Recorded, prediction: Prediction | None) -> TurnResult:
         decision=bot.decision if bot else None,
         seq=last.seq,
         model_version=last.model_version,
+        explanation=explanation,
     )

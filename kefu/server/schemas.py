@@ -22,6 +22,7 @@ class _Record(BaseModel):
 class ChatIn(BaseModel):
     session_id: str | None = Field(None, max_length=64, description="omit to start a new conversation")
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, description="the customer's message")
+    explain: bool = Field(False, description="also return a score per word for the predicted intent")
 
 
 class MessageOut(_Record):
@@ -151,6 +152,27 @@ class ReviewOut(_Record):
 
 class LabelIn(BaseModel):
     intent: str = Field(min_length=1, max_length=128, description="one of GET /api/v1/admin/intents")
+
+
+class PredictIn(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    explain: bool = Field(False, description="also return a score per word (see TurnResult.explanation)")
+    intent: str | None = Field(None, max_length=128, description="the intent to explain (default: the top-ranked)")
+
+
+class PredictOut(BaseModel):
+    """The model's reading of a text, as ``kefu predict --json`` prints it."""
+
+    text: str = Field(description="the text as the model saw it: personal data masked, as in the chat")
+    intent: str
+    confidence: float
+    ranking: list[dict[str, Any]]
+    oos: bool
+    oos_score: float
+    entities: list[dict[str, Any]]
+    sentiment: dict[str, Any] | None = None
+    explanation: dict[str, Any] | None = None
+    model_version: str
 
 
 class IntentsOut(BaseModel):

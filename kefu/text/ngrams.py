@@ -5,6 +5,7 @@ spelling variant; TF-IDF n-grams carry exactly that surface evidence, and the en
 context on top. The vocabulary and IDF weights are plain JSON, so an artifact stays pickle-free.
 """
 
+import functools
 import math
 import re
 from collections import Counter
@@ -12,21 +13,34 @@ from dataclasses import dataclass, field
 
 import torch
 
-from kefu.text.normalize import normalize
+from kefu.text.normalize import normalize, normalize_with_origins
 
 # CJK characters are words of their own (no spaces to split on); elsewhere words are letter/digit runs.
-_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]|[^\W_]+")
+WORD = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]|[^\W_]+")
 _SPACES = re.compile(r"\s+")
 
 
-def _word_ngrams(text: str, lo: int, hi: int) -> list[str]:
-    words = _WORD.findall(text)
-    return ["w:" + " ".join(words[i : i + n]) for n in range(lo, hi + 1) for i in range(len(words) - n + 1)]
+@functools.lru_cache(maxsize=4096)
+def _windows(length: int, lo: int, hi: int) -> tuple[tuple[int, int], ...]:
+    """(start, end) of every run of lo..hi consecutive items out of `length`, shorter runs first.
+
+    One enumeration for the grams and for where they come from (`NgramFeaturizer.spans`), so the two
+    always line up; cached because texts of the same length share it (it keeps featurising fast).
+    """
+    return tuple((i, i + n) for n in range(lo, hi + 1) for i in range(length - n + 1))
 
 
-def _char_ngrams(text: str, lo: int, hi: int) -> list[str]:
-    padded = f" {_SPACES.sub(' ', text)} "
-    return ["c:" + padded[i : i + n] for n in range(lo, hi + 1) for i in range(len(padded) - n + 1)]
+def _word_ngrams(words: list[str], lo: int, hi: int) -> list[str]:
+    return ["w:" + " ".join(words[a:b]) for a, b in _windows(len(words), lo, hi)]
+
+
+def _char_ngrams(padded: str, lo: int, hi: int) -> list[str]:
+    return ["c:" + padded[a:b] for a, b in _windows(len(padded), lo, hi)]
+
+
+def _padded(folded: str) -> str:
+    """The text character n-grams are taken from: whitespace runs as one space, a space at either end."""
+    return f" {_SPACES.sub(' ', folded)} "
 
 
 @dataclass
@@ -41,8 +55,37 @@ class NgramFeaturizer:
     idf: list[float] = field(default_factory=list)
 
     def grams(self, text: str) -> list[str]:
-        text = normalize(text)
-        return _word_ngrams(text, *self.word_range) + _char_ngrams(text, *self.char_range)
+        folded = normalize(text)
+        words = WORD.findall(folded)
+        return _word_ngrams(words, *self.word_range) + _char_ngrams(_padded(folded), *self.char_range)
+
+    def spans(self, text: str) -> dict[int, list[tuple[int, int]]]:
+        """Where each known feature of `text` comes from: the (start, end) in `text` of its every occurrence.
+
+        Explanations use it to credit a feature to the words it was built from.
+        """
+        folded, origin = normalize_with_origins(text)
+        found = list(WORD.finditer(folded))
+        words = [(origin[m.start()], origin[m.end() - 1] + 1) for m in found]
+        # padded[i] -> index in `text`; the pad spaces and collapsed whitespace come from no word: None
+        chars: list[int | None] = [None]
+        pos = 0
+        for m in _SPACES.finditer(folded):
+            chars += origin[pos : m.start()] + [None]
+            pos = m.end()
+        chars += origin[pos:] + [None]
+        located = [(words[a][0], words[b - 1][1]) for a, b in _windows(len(words), *self.word_range)]
+        for a, b in _windows(len(chars), *self.char_range):
+            covered = [i for i in chars[a:b] if i is not None]
+            located.append((covered[0], covered[-1] + 1) if covered else None)  # None: an empty text's pads
+        grams = _word_ngrams([m.group() for m in found], *self.word_range) + _char_ngrams(
+            _padded(folded), *self.char_range
+        )
+        out: dict[int, list[tuple[int, int]]] = {}
+        for gram, span in zip(grams, located, strict=True):
+            if span is not None and gram in self.vocab:
+                out.setdefault(self.vocab[gram], []).append(span)
+        return out
 
     def fit(self, texts: list[str]) -> "NgramFeaturizer":
         df: Counter[str] = Counter()

@@ -8,6 +8,7 @@ widget through its polling. Screenshots for the README go to docs/screenshots/.
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
@@ -103,6 +104,10 @@ def test_customer_and_agent_talk_through_the_widget_and_the_dashboard(server: Ru
     expect(agent.locator("#chart-intents svg text").first).to_be_visible()
     agent.click("#tabs button[data-tab=reviews]")
     expect(agent.locator("#reviews-empty")).to_be_visible()
+    # a turn the bot could not answer joins the queue, its words highlighted by how much they made the guess
+    httpx.post(server.url + "/api/v1/chat", json={"text": "tell me a joke"}).raise_for_status()
+    agent.click("#tabs button[data-tab=reviews]")
+    expect(agent.locator("#review-rows .attr")).to_have_text(["tell", "me", "a", "joke"])
     agent.click("#tabs button[data-tab=users]")
     expect(agent.locator("#user-rows tr")).to_have_count(1)
     assert errors == []

@@ -55,3 +55,10 @@ def test_artifact_leaves_out_the_frozen_encoder_and_reloads_identically(e5_model
     loaded = Model.load(path)
     texts = ["退钱给我", "where is order A12345", "hello there"]
     assert [p.to_dict() for p in loaded.predict(texts)] == [p.to_dict() for p in e5_model.predict(texts)]
+
+
+def test_explanations_reach_the_words_through_the_frozen_layers(e5_model):
+    e = e5_model.explain("I want a refund")  # the "query: " prefix is e5's, not the customer's: no score
+    assert e.intent == "refund" and [w.token for w in e.tokens] == ["I", "want", "a", "refund"]
+    assert e.top(1)[0].token == "refund"
+    assert sum(w.score for w in e.tokens) == pytest.approx(e.probability - e.baseline, abs=0.05)

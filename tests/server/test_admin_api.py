@@ -150,6 +150,23 @@ def test_a_reviewer_corrects_a_label(client: httpx.Client) -> None:
     assert client.post("/api/v1/admin/reviews/999/dismiss", headers=admin).status_code == 404
 
 
+def test_the_review_queue_asks_for_predictions_with_word_scores(sqlite_server: RunningServer) -> None:
+    with httpx.Client(base_url=sqlite_server.url, timeout=30) as http:
+        agent = new_agent(http, login(http), "mei")  # agents review too
+        response = http.post("/api/v1/admin/predict", json={"text": "track my order"}, headers=agent)
+        assert response.status_code == 200, response.text  # (a rare KeyError here once: show the body if so)
+        plain = response.json()
+        assert plain["intent"] == "order_status" and plain["explanation"] is None and plain["model_version"]
+        asked = {"text": "track my order", "explain": True, "intent": "greet"}
+        explained = http.post("/api/v1/admin/predict", json=asked, headers=agent).json()
+        unknown = http.post("/api/v1/admin/predict", json=asked | {"intent": "nonsense"}, headers=agent)
+    assert explained["intent"] == "order_status"  # the prediction is the same; the explanation is for greet
+    explanation = explained["explanation"]
+    assert explanation["intent"] == "greet"
+    assert [w["token"] for w in explanation["tokens"]] == ["track", "my", "order"]
+    assert unknown.status_code == 422 and "nonsense" in unknown.json()["detail"]
+
+
 def test_analytics_count_what_happened(client: httpx.Client) -> None:
     admin = login(client)
     one = chat(client, "hello")["session_id"]

@@ -71,3 +71,19 @@ def test_health_and_metrics(client: httpx.Client, server: RunningServer) -> None
     assert 'kefu_http_requests_total{method="POST",route="/api/v1/chat",status="200"} 2.0' in body
     assert 'kefu_http_request_seconds_bucket{le="0.5",method="POST",route="/api/v1/chat"}' in body
     assert f'kefu_model_info{{version="{server.services.bot.version}"}} 1.0' in body
+
+
+def test_explain_true_adds_word_scores_and_the_default_does_not(sqlite_server: RunningServer) -> None:
+    with httpx.Client(base_url=sqlite_server.url, timeout=30) as http:
+        assert chat(http, "where is my order")["explanation"] is None
+        response = http.post("/api/v1/chat", json={"text": "where is my parcel", "explain": True})
+        assert response.status_code == 200, response.text
+        answer = response.json()
+    explanation = answer["explanation"]
+    assert explanation["intent"] == answer["intent"] == "order_status" and explanation["method"] == "ig"
+    assert explanation["text"] == "where is my parcel"
+    assert [(w["token"], w["start"], w["end"]) for w in explanation["tokens"]] == [
+        ("where", 0, 5), ("is", 6, 8), ("my", 9, 11), ("parcel", 12, 18)
+    ]
+    total = sum(w["score"] for w in explanation["tokens"])
+    assert abs(total - (explanation["probability"] - explanation["baseline"])) < 0.02

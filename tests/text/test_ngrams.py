@@ -3,6 +3,7 @@ import math
 import pytest
 
 from kefu.text import NgramFeaturizer
+from kefu.text.normalize import normalize_with_origins
 
 TEXTS = ["I want a refund", "refund my order", "我要退款", "我要查订单", "where is my order"]
 
@@ -39,3 +40,22 @@ def test_from_dict_rejects_mismatched_lengths():
     data["idf"] = data["idf"][:-1]
     with pytest.raises(ValueError, match="IDF"):
         NgramFeaturizer.from_dict(data)
+
+
+def test_spans_locate_every_feature_in_the_raw_text():
+    f = NgramFeaturizer(min_df=1).fit(TEXTS)
+    text = "  Refund  my ＯＲＤＥＲ 我要退款!"
+    spans = f.spans(text)
+    assert sorted(spans) == sorted(f.features(text)[0])  # exactly the features the model reads
+    located = {gram: [text[a:b] for a, b in spans[i]] for gram, i in f.vocab.items() if i in spans}
+    assert located["w:refund"] == ["Refund"] and located["w:order"] == ["ＯＲＤＥＲ"]
+    assert located["w:refund my"] == ["Refund  my"] and located["w:要 退"] == ["要退"]
+    assert located["c: r"] == ["R"] and located["c:y o"] == ["y Ｏ"]  # pad and inner spaces belong to no word
+    assert f.spans("") == {} and f.spans("   ") == {}
+
+
+def test_normalize_with_origins_points_back_into_the_raw_text():
+    assert normalize_with_origins("  Ａb ") == ("ab", [2, 3])
+    assert normalize_with_origins("ﬁne") == ("fine", [0, 0, 1, 2])  # a ligature unfolds into two letters
+    # "e" + a combining accent composes into one "é", which comes from the "e"
+    assert normalize_with_origins("cafe\u0301 x") == ("café x", [0, 1, 2, 3, 5, 6])

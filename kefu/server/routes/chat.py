@@ -21,7 +21,7 @@ def chat(body: ChatIn, services: ServicesDep) -> TurnResult:
     While a human agent has the conversation (``handoff: true``) the reply text is empty: the agent's
     answer arrives through ``GET /api/v1/chat/{session_id}/messages``.
     """
-    result = services.bot.handle(body.session_id, body.text)
+    result = services.bot.handle(body.session_id, body.text, explain=body.explain)
     if result.decision is not None:
         services.metrics.turns.labels(result.decision).inc()
         if result.decision == "handoff":

@@ -1,11 +1,12 @@
-"""The review queue: turns the bot was unsure about, for a person to label with the right intent."""
+"""The review queue: turns the bot was unsure about, for a person to label with the right intent, and the
+model's prediction (with per-word scores) for any text, which the queue shows beside each turn."""
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from kefu.server.deps import ServicesDep, UserDep
-from kefu.server.schemas import ErrorOut, IntentsOut, LabelIn, ReviewOut
+from kefu.server.schemas import ErrorOut, IntentsOut, LabelIn, PredictIn, PredictOut, ReviewOut
 
 router = APIRouter(tags=["reviews"])
 NOT_FOUND = {404: {"model": ErrorOut}}
@@ -28,6 +29,19 @@ def intents(services: ServicesDep, _: UserDep) -> IntentsOut:
     """The intents a review can be labelled with: the current model's (``out_of_scope`` included)."""
     labels = set(services.bot.intents) | {"out_of_scope"}
     return IntentsOut(intents=sorted(labels), model_version=services.bot.version)
+
+
+@router.post("/predict", response_model=PredictOut, responses={422: {"model": ErrorOut}})
+def predict(body: PredictIn, services: ServicesDep, _: UserDep) -> PredictOut:
+    """The answering model's prediction for ``text`` (nothing is recorded); with ``explain: true`` also a
+    score per word for ``intent`` (default: the top-ranked one). The review queue highlights words with it."""
+    engine = services.bot.engine
+    if body.intent is not None and body.intent not in engine.model.labels:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the model has no intent {body.intent!r}")
+    text = services.bot.redact(body.text)
+    prediction = engine.model.predict(text)[0]
+    explanation = engine.model.explain(text, body.intent).to_dict() if body.explain else None
+    return PredictOut(**prediction.to_dict(), explanation=explanation, model_version=engine.version)
 
 
 @router.post(

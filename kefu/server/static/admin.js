@@ -1,5 +1,6 @@
 /*
- * kefu dashboard: inbox (claim, reply, hand back), conversations, review queue with retraining,
+ * kefu dashboard: inbox (claim, reply, hand back), conversations, review queue (words highlighted by
+ * how much they made the model choose its intent) with retraining,
  * analytics charts (inline SVG drawn here), user management. Vanilla JS, no build step.
  *
  * Auth: POST /api/v1/admin/login returns a bearer token, kept in sessionStorage (gone when the tab
@@ -287,8 +288,10 @@
           choice.appendChild(option);
         });
         var note = el("span", { className: "error" });
+        var said = el("td", { text: review.text });
+        explainInto(said, review.text);
         var row = el("tr", { "data-review": String(review.id) },
-          el("td", { text: review.text }),
+          said,
           el("td", { text: (review.predicted_intent || "-") +
             (review.confidence !== null ? " (" + review.confidence.toFixed(2) + ")" : "") }),
           el("td", { text: review.reason }),
@@ -305,6 +308,42 @@
         rows.appendChild(row);
       });
     });
+  }
+
+  // Word highlights: each review's text goes to POST /predict with explain: true, one request at a time
+  // (a queue of 100 rows should not become 100 model runs at once), and the answer is kept per text for
+  // the session. Asking the answering model, rather than storing explanations with every turn, keeps the
+  // chat's cost unchanged and shows what the model that a label would correct makes of the text now.
+  var explained = {};
+  var explaining = Promise.resolve();
+
+  function explainInto(cell, text) {
+    explaining = explaining.then(function () {
+      return explained[text] || api("POST", "/predict", { text: text, explain: true }).then(function (p) {
+        return (explained[text] = p.explanation);
+      });
+    }).then(function (explanation) {
+      clear(cell).appendChild(highlighted(explanation));
+      cell.appendChild(el("div", { className: "meta", text: "highlighted: the words behind " + explanation.intent }));
+    }).catch(function () { /* the plain text stays */ });
+  }
+
+  // Green for words that pushed towards the intent, red for words against it; the strongest word of the
+  // text is the most opaque, so every row shows contrast. The exact score is the word's tooltip.
+  function highlighted(explanation) {
+    // offsets count code points (Python's), so slice an array of them, not the UTF-16 string
+    var chars = Array.from(explanation.text), pos = 0, out = el("span", {});
+    var strongest = explanation.tokens.reduce(function (m, t) { return Math.max(m, Math.abs(t.score)); }, 1e-9);
+    explanation.tokens.forEach(function (t) {
+      var share = t.score / strongest;
+      var colour = (share >= 0 ? "34,197,94," : "239,68,68,") + (0.6 * Math.abs(share)).toFixed(2);
+      out.appendChild(document.createTextNode(chars.slice(pos, t.start).join("")));
+      out.appendChild(el("span", { className: "attr", text: t.token, style: "background: rgba(" + colour + ")",
+        title: (t.score >= 0 ? "+" : "") + t.score.toFixed(3) }));
+      pos = t.end;
+    });
+    out.appendChild(document.createTextNode(chars.slice(pos).join("")));
+    return out;
   }
 
   $("retrain").addEventListener("click", function () {
