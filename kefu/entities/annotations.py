@@ -22,7 +22,7 @@ _INLINE = re.compile(r"\[(?P<text>[^\[\]]+)\](?:\((?P<paren>[^()]*)\)|(?P<json>\
 _TAG = re.compile(r"(?P<prefix>[BIMELSU])[-.](?P<type>.+)")
 # scripts written without spaces between words: CJK ideographs and punctuation, kana, Hangul syllables,
 # full-width forms
-_UNSPACED = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+UNSPACED = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
 def _where(where: str) -> str:
@@ -182,7 +182,7 @@ def _separator(left: str, right: str) -> str:
     if not left or not right:
         return ""
     a, b = left[-1], right[0]
-    if a.isspace() or b.isspace() or _UNSPACED.match(a) or _UNSPACED.match(b):
+    if a.isspace() or b.isspace() or UNSPACED.match(a) or UNSPACED.match(b):
         return ""
     return " "
 

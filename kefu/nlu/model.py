@@ -8,7 +8,7 @@ import torch
 from tokenizers import Tokenizer
 
 from kefu.entities import Entity, from_config
-from kefu.entities.annotations import decode_tags
+from kefu.entities.tagging import BioDecoder
 from kefu.errors import ArtifactError, KefuError
 from kefu.nlu.artifact import read_artifact, save_artifact
 from kefu.nlu.inputs import InputEncoder
@@ -61,6 +61,7 @@ class Model:
         rules: dict | None = None,
     ):
         self.network = network.eval()
+        self._bio: BioDecoder | None = None  # built at the first prediction with an entity head
         self.oos = oos
         self.set_rules(rules or {})
         self.inputs = inputs
@@ -86,7 +87,8 @@ class Model:
             if out.sentiment is not None:
                 sentiment.append(torch.softmax(out.sentiment, dim=-1))
             if out.tags is not None:
-                result.tags.extend(out.tags.argmax(-1).tolist())
+                logprobs = torch.log_softmax(out.tags, dim=-1)
+                result.tags.extend(row[: len(seq)] for row, seq in zip(logprobs, ids, strict=True))
                 result.spans.extend(offsets)
         if intent:
             result.intent = torch.cat(intent)
@@ -103,20 +105,16 @@ class Model:
         """The sentiment head's labels (e.g. negative, neutral, positive); empty when it has none."""
         return self.network.cfg.sentiments
 
-    def _entities(self, texts: list[str], tag_ids: list[list[int]], spans: list) -> list[list[Entity]]:
+    def _entities(self, texts: list[str], tag_logprobs: list[torch.Tensor], spans: list) -> list[list[Entity]]:
         """The entity head's spans merged with the rule extractors' matches (see `_merge`)."""
-        found: list[list[Entity]] = [[] for _ in texts]
-        if tag_ids:
-            names = self.network.cfg.tags
-            for n, (text, offsets) in enumerate(zip(texts, spans, strict=True)):
-                # Special tokens ([CLS], [SEP]) have empty offsets and can never be part of an entity.
-                tags = [names[t] if end > start else "O" for t, (start, end) in zip(tag_ids[n], offsets)]
-                for kind, first, last in decode_tags(tags):
-                    start, end = offsets[first][0], offsets[last][1]
-                    while start < end and text[start].isspace():  # sentencepiece pieces own the space before
-                        start += 1
-                    found[n].append(Entity(kind, text[start:end], start, end, "model"))
+        found = self.learned_entities(texts, tag_logprobs, spans) if tag_logprobs else [[] for _ in texts]
         return [_merge(learned, self.rules.extract(text)) for text, learned in zip(texts, found, strict=True)]
+
+    def learned_entities(self, texts: list[str], tag_logprobs: list[torch.Tensor], spans: list) -> list[list[Entity]]:
+        """The entity head's spans alone, decoded from its tag log-probabilities (`HeadOutputs.tags`)."""
+        if self._bio is None:
+            self._bio = BioDecoder(self.network.cfg.tags)
+        return [self._bio.entities(*row) for row in zip(texts, spans, tag_logprobs, strict=True)]
 
     def predict(self, texts: str | list[str]) -> list[Prediction]:
         """Intent, confidence and top-5 ranking per text; `out_of_scope` where the model should not commit."""
@@ -195,7 +193,7 @@ class Model:
 class HeadOutputs:
     intent: torch.Tensor  # (n, n_labels) probabilities
     sentiment: torch.Tensor | None  # (n, n_sentiments) probabilities, with a sentiment head
-    tags: list[list[int]]  # per text, the entity head's tag id per token (empty without that head)
+    tags: list[torch.Tensor]  # per text, the entity head's tag log-probabilities (tokens, tags); [] without it
     spans: list  # per text, each token's (start, end) character offsets (empty without an entity head)
 
 

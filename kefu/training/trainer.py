@@ -16,11 +16,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sklearn.metrics import f1_score
 
 from kefu.data import Example, stratified_split
-from kefu.entities.annotations import to_bio
+from kefu.entities import entity_scores
+from kefu.entities.tagging import word_targets
 from kefu.nlu.backbone import PretrainedBackbone
 from kefu.nlu.encoder import EncoderConfig
 from kefu.nlu.inputs import InputEncoder
-from kefu.nlu.model import Model
+from kefu.nlu.model import HeadOutputs, Model
 from kefu.nlu.network import IntentNetwork, NetworkConfig
 from kefu.nlu.oos import OOS_LABEL, Threshold, canonical_label, choose_threshold
 from kefu.nlu.pretrained import load_pretrained
@@ -203,11 +204,18 @@ def fit(
     val_ids = inputs.token_ids(val_texts)
     val_lower = _cache_lower(net, inputs, val_ids, progress) if lower is not None and val_texts else None
 
-    def val_probs() -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Validation probabilities of the intent head (intent examples) and the sentiment head (its own)."""
-        intent, mood = _validation_probs(model, val_texts, val_lower, val_ids)
+    annotated_val = bool(tags) and any(e.entities for e in val_examples)
+
+    def val_probs() -> tuple[torch.Tensor, torch.Tensor | None, float | None]:
+        """Validation probabilities of the intent head (intent examples) and the sentiment head (its own),
+        and the entity head's F1 on annotated validation examples (None without them)."""
+        heads = _validation_outputs(model, val_texts, val_lower, val_ids)
         n = len(val_examples)
-        return intent[:n], mood[n:] if mood is not None else None
+        entity_f1 = None
+        if annotated_val:
+            found = model.learned_entities(val_texts[:n], heads.tags[:n], heads.spans[:n])
+            entity_f1 = entity_scores([list(e.entities) for e in val_examples], found)["f1"]
+        return heads.intent[:n], heads.sentiment[n:] if heads.sentiment is not None else None, entity_f1
 
     opt = torch.optim.AdamW(_param_groups(net, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.schedule, total, int(cfg.warmup * total)))
@@ -263,12 +271,14 @@ def fit(
                 net.eval()
                 record = {"epoch": epoch, "loss": running / steps_per_epoch, "seconds": time.perf_counter() - started}
                 if val_examples or sentiment_val:
-                    intent_probs, mood_probs = val_probs()
+                    intent_probs, mood_probs, entity_f1 = val_probs()
                     if val_examples:
                         record["val_macro_f1"], record["val_accuracy"] = _validation_scores(
                             intent_probs, labels, val_examples
                         )
                         bar.update(task, val_acc=f"{record['val_accuracy']:.3f}")
+                        if entity_f1 is not None:
+                            record["val_entity_f1"] = entity_f1
                     if sentiment_val:
                         record["val_sentiment_macro_f1"], record["val_sentiment_accuracy"] = _validation_scores(
                             mood_probs, moods, sentiment_val
@@ -320,9 +330,9 @@ def _head_loss(logits: torch.Tensor, gold: torch.Tensor, smoothing: float) -> to
 
 
 def _epoch_score(record: dict) -> float:
-    """What early stopping maximises: the mean validation macro-F1 of the heads that have validation data
-    (minus the training loss when none has)."""
-    scores = [record[k] for k in ("val_macro_f1", "val_sentiment_macro_f1") if k in record]
+    """What early stopping maximises: the mean validation F1 (macro for classes, entity-level for tags) of
+    the heads that have validation data (minus the training loss when none has)."""
+    scores = [record[k] for k in ("val_macro_f1", "val_sentiment_macro_f1", "val_entity_f1") if k in record]
     return sum(scores) / len(scores) if scores else -record["loss"]
 
 
@@ -333,13 +343,11 @@ def _tag_names(examples: list[Example]) -> list[str]:
 
 
 def _tag_targets(examples: list[Example], inputs: InputEncoder, tags: list[str]) -> list[list[int]]:
-    """Per example, the gold tag id of each token; special tokens are ignored by the loss."""
+    """Per example, the gold tag id of each token: at the first piece of each word (see
+    `kefu.entities.tagging`); other pieces and special tokens are ignored by the loss."""
     tag_id = {t: i for i, t in enumerate(tags)}
-    targets = []
-    for ex, offsets in zip(examples, inputs.token_offsets([e.text for e in examples]), strict=True):
-        bio = to_bio(ex.entities, offsets)
-        targets.append([tag_id[t] if end > start else _IGNORE for t, (start, end) in zip(bio, offsets, strict=True)])
-    return targets
+    offsets = inputs.token_offsets([e.text for e in examples])
+    return [word_targets(ex.text, off, ex.entities, tag_id, _IGNORE) for ex, off in zip(examples, offsets, strict=True)]
 
 
 def _pad_tags(targets: list[list[int] | None], batch_ids: list[list[int]]) -> torch.Tensor:
@@ -378,23 +386,27 @@ def _trainable_state(net: IntentNetwork) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in net.state_dict().items() if k not in frozen}
 
 
-def _validation_probs(
-    model: Model, texts: list[str], lower: list[torch.Tensor] | None, ids: list[list[int]]
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Intent and sentiment probabilities of validation texts; with cached frozen states only the
-    trainable top runs."""
+def _validation_outputs(model: Model, texts: list[str], lower: list[torch.Tensor] | None, ids: list[list[int]]) -> HeadOutputs:
+    """Every head's output on validation texts; with cached frozen states only the trainable top runs."""
     if lower is None:
-        heads = model.outputs(texts)
-        return heads.intent, heads.sentiment
-    intent = torch.empty(len(texts), len(model.labels))
-    mood = torch.empty(len(texts), len(model.sentiments)) if model.sentiments else None
+        return model.outputs(texts)
+    out_all = HeadOutputs(torch.empty(len(texts), len(model.labels)), None, [None] * len(texts), [])
+    if model.sentiments:
+        out_all.sentiment = torch.empty(len(texts), len(model.sentiments))
     order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
     with torch.inference_mode():
         for start in range(0, len(order), 128):
             rows = order[start : start + 128]
             batch = model.inputs.batch([texts[i] for i in rows], [ids[i] for i in rows])
             out = model.network(batch, lower=_pad_states([lower[i] for i in rows]))
-            intent[rows] = out.intent_probs()
-            if mood is not None:
-                mood[rows] = torch.softmax(out.sentiment, dim=-1)
-    return intent, mood
+            out_all.intent[rows] = out.intent_probs()
+            if out_all.sentiment is not None:
+                out_all.sentiment[rows] = torch.softmax(out.sentiment, dim=-1)
+            if out.tags is not None:
+                for row, logprobs in zip(rows, torch.log_softmax(out.tags, dim=-1), strict=True):
+                    out_all.tags[row] = logprobs[: len(ids[row])]
+    if model.network.cfg.tags:
+        out_all.spans = model.inputs.token_offsets(texts)
+    else:
+        out_all.tags = []
+    return out_all
