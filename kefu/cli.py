@@ -24,6 +24,15 @@ err = Console(stderr=True)
 TextCol = Annotated[str | None, typer.Option(help="Text column name (auto-detected)")]
 LabelCol = Annotated[str | None, typer.Option(help="Label column name (auto-detected)")]
 ModelDir = Annotated[Path, typer.Argument(help="A model directory")]
+ProjectDir = Annotated[Path, typer.Argument(help="A bot project folder (see kefu init)")]
+Database = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        metavar="URL",
+        help="Database URL (default: $KEFU_DATABASE_URL, else kefu.db in the project)",
+    ),
+]
 out = Console()
 
 
@@ -296,7 +305,7 @@ def _train_project(root: Path, force: bool) -> None:
 )
 @_one_line_errors
 def serve(
-    project_dir: Annotated[Path, typer.Argument(help="A bot project folder (see kefu init)")],
+    project_dir: ProjectDir,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes sharing the port and the database")] = 1,
@@ -306,6 +315,84 @@ def serve(
     from kefu.server.serve import serve as run_server
 
     run_server(project_dir, host=host, port=port, workers=workers, train=train)
+
+
+@app.command(
+    epilog="Examples:\n\n  kefu erase mybot --customer u10086    (every conversation of a customer)"
+    "\n\n  kefu erase mybot --session 9f1c2d3e4b5a69788796a5b4c3d2e1f0"
+    "\n\n  kefu erase mybot --customer u10086 --database postgresql+psycopg://kefu@db/kefu"
+)
+@_one_line_errors
+def erase(
+    project_dir: ProjectDir,
+    session: Annotated[
+        str | None, typer.Option("--session", metavar="ID", help="Session id of one conversation")
+    ] = None,
+    customer: Annotated[
+        str | None,
+        typer.Option("--customer", metavar="ID", help="Customer id the site sent to the chat API"),
+    ] = None,
+    database: Database = None,
+) -> None:
+    """Delete one conversation, or every conversation of a customer, with everything in them."""
+    if (session is None) == (customer is None):
+        _fail("give one of --session ID or --customer ID")
+    from kefu.project import load_project
+
+    repo = _repository(load_project(project_dir), database)
+    try:
+        if session is not None:
+            if not repo.delete_conversation(session):
+                _fail(f"no conversation with session id {session!r}")
+            out.print(f"deleted conversation {session}", highlight=False)
+        else:
+            deleted = repo.erase_customer(customer)
+            out.print(f"deleted {_conversations(deleted)} of customer {customer}", highlight=False)
+    finally:
+        repo.store.dispose()
+
+
+@app.command(
+    epilog="Examples:\n\n  kefu purge mybot            (privacy.retention_days of mybot/kefu.yml)"
+    "\n\n  kefu purge mybot --days 30 --database postgresql+psycopg://kefu@db/kefu"
+)
+@_one_line_errors
+def purge(
+    project_dir: ProjectDir,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", help="Delete conversations inactive for more than N days (default: kefu.yml "
+            "privacy.retention_days)"
+        ),
+    ] = None,
+    database: Database = None,
+) -> None:
+    """Delete conversations nobody has written in for the retention period, with everything in them."""
+    from kefu.project import load_project
+
+    project = load_project(project_dir)
+    days = days or project.settings.privacy.retention_days
+    if days is None:
+        _fail(f"no retention period: pass --days N or set privacy.retention_days in {project.settings_file}")
+    repo = _repository(project, database)
+    try:
+        deleted = repo.purge_older_than(days)
+    finally:
+        repo.store.dispose()
+    out.print(f"deleted {_conversations(deleted)} inactive for more than {days} days", highlight=False)
+
+
+def _repository(project, database: str | None):
+    """The store of the project's conversations: ``database``, else the one its server uses."""
+    from kefu.runtime import default_database_url
+    from kefu.store import open_repository
+
+    return open_repository(database or default_database_url(project.root))
+
+
+def _conversations(count: int) -> str:
+    return f"{count} conversation{'' if count == 1 else 's'}"
 
 
 def _validate_project(root: Path, strict: bool) -> None:

@@ -1,14 +1,18 @@
 import json
+from datetime import timedelta
 
 from typer.testing import CliRunner
 
 from kefu.cli import app
+from kefu.store import Repository, open_repository
+from kefu.store.columns import utcnow
+from tests.store.helpers import FakeClock, leaks
 
 runner = CliRunner()
 
 
 def test_every_command_has_help_with_examples():
-    for command in ["init", "serve", "train", "evaluate", "predict", "shell", "validate"]:
+    for command in ["init", "serve", "train", "evaluate", "predict", "shell", "validate", "erase", "purge"]:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, command
         assert "Example" in result.output
@@ -124,3 +128,73 @@ def test_predict_explain_scores_each_word(saved_model):
     assert [w["token"] for w in line["explanation"]["tokens"]] == ["hello"]
     plain = json.loads(runner.invoke(app, ["predict", str(saved_model), "--json", "hello"]).stdout)
     assert "explanation" not in plain
+
+
+def _project_with_conversations(root, settings="name: shop\n"):
+    """A project folder (settings only) whose kefu.db holds three customers' conversations, one 40 days old."""
+    root.mkdir()
+    (root / "kefu.yml").write_text(settings, encoding="utf-8")
+    repo = open_repository(f"sqlite:///{root / 'kefu.db'}")
+    past = Repository(repo.store, clock=FakeClock(utcnow() - timedelta(days=40)))
+    sessions = {}
+    for name, source in (("old", past), ("u-1", repo), ("u-2", repo)):
+        sessions[name] = source.get_or_create_conversation(None, customer_id=name).session_id
+        source.add_turn(sessions[name], "customer", f"message of {name}")
+    return repo, sessions
+
+
+def test_erase_a_customer_or_a_session(tmp_path):
+    repo, sessions = _project_with_conversations(tmp_path / "shop")
+    result = runner.invoke(app, ["erase", str(tmp_path / "shop"), "--customer", "u-1"])
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 conversation of customer u-1" in result.stdout
+    assert leaks(repo.store, ["message of u-1", sessions["u-1"]]) == []
+    result = runner.invoke(app, ["erase", str(tmp_path / "shop"), "--session", sessions["u-2"]])
+    assert result.exit_code == 0 and f"deleted conversation {sessions['u-2']}" in result.stdout
+    again = runner.invoke(app, ["erase", str(tmp_path / "shop"), "--customer", "u-1"])
+    assert again.exit_code == 0 and "deleted 0 conversations of customer u-1" in again.stdout
+    # --database instead of the project's own kefu.db
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "kefu.yml").write_text("name: other\n", encoding="utf-8")
+    database = ["--database", f"sqlite:///{tmp_path / 'shop' / 'kefu.db'}"]
+    result = runner.invoke(app, ["erase", str(tmp_path / "other"), "--customer", "old", *database])
+    assert result.exit_code == 0 and "deleted 1 conversation of customer old" in result.stdout
+    assert repo.list_conversations() == []
+    repo.store.dispose()
+
+
+def test_erase_errors_are_one_line(tmp_path):
+    repo, _ = _project_with_conversations(tmp_path / "shop")
+    repo.store.dispose()
+    for arguments, message in (
+        ([], "give one of --session ID or --customer ID"),
+        (["--session", "a", "--customer", "b"], "give one of --session ID or --customer ID"),
+        (["--session", "nope"], "no conversation with session id 'nope'"),
+        (["--customer", " "], "customer_id must be a non-blank string"),
+    ):
+        result = runner.invoke(app, ["erase", str(tmp_path / "shop"), *arguments])
+        assert result.exit_code == 1 and message in result.output, (arguments, result.output)
+        assert "Traceback" not in result.output
+    result = runner.invoke(app, ["erase", str(tmp_path / "nowhere"), "--session", "x"])
+    assert result.exit_code == 1 and "project folder not found" in result.output
+
+
+def test_purge_by_the_project_retention_or_by_days(tmp_path):
+    settings = "name: shop\nprivacy: {retention_days: 30}\n"
+    repo, sessions = _project_with_conversations(tmp_path / "kept", settings)
+    result = runner.invoke(app, ["purge", str(tmp_path / "kept")])
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 conversation inactive for more than 30 days" in result.stdout
+    assert leaks(repo.store, ["message of old", sessions["old"]]) == []
+    assert len(repo.list_conversations()) == 2
+    repo.store.dispose()
+
+    repo, _ = _project_with_conversations(tmp_path / "forever")
+    result = runner.invoke(app, ["purge", str(tmp_path / "forever")])
+    assert result.exit_code == 1
+    assert "no retention period: pass --days N or set privacy.retention_days in" in result.output
+    result = runner.invoke(app, ["purge", str(tmp_path / "forever"), "--days", "50"])
+    assert result.exit_code == 0 and "deleted 0 conversations" in result.stdout
+    assert runner.invoke(app, ["purge", str(tmp_path / "forever"), "--days", "0"]).exit_code == 2
+    assert len(repo.list_conversations()) == 3
+    repo.store.dispose()

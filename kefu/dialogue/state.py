@@ -5,6 +5,7 @@ worker can serve the next message; nothing about a conversation lives in process
 """
 
 import copy
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -55,8 +56,23 @@ class ConversationState:
         values = {name: value for name, value in data.items() if name in known}
         for name, value in values.items():
             if not _CHECKS[name](value):
-                raise DataError(f"conversation state field '{name}' = {value!r} is invalid ({_HINTS[name]})")
+                # no value in the message: slots hold what customers typed, and this message is logged
+                raise DataError(f"conversation state field '{name}' is invalid ({_HINTS[name]})")
         return cls(**copy.deepcopy(values))
+
+
+def without_slot_values(stored: dict[str, Any], keep: Collection[str] = ()) -> dict[str, Any]:
+    """A stored state (``to_dict()`` output) with only the slots named in ``keep``.
+
+    Slots hold what the customer told the bot (an order id, a phone number a form asked for), needed only
+    while the conversation runs; a closed one keeps just the named ones. A damaged ``slots`` field (not a
+    mapping) is dropped whole.
+    """
+    state = dict(stored)
+    slots = state.pop("slots", None)
+    if isinstance(slots, dict):
+        state["slots"] = {name: value for name, value in slots.items() if name in keep}
+    return state
 
 
 def _optional_str(value: Any) -> bool:

@@ -1,7 +1,10 @@
 """The model directory: config.json, model.safetensors, tokenizer.json, labels.json, ngrams.json, metrics.json.
 
-No pickles anywhere: weights are safetensors, everything else JSON. `config.json` records the kefu version
-and a format version; a directory written by a newer format is refused with a message, not misread.
+No pickles anywhere: weights are safetensors, everything else JSON, so loading a model from elsewhere
+cannot run code (nothing in kefu calls `torch.load` or unpickles). Nor can it make kefu read files outside
+the model directory: a name that leads out of it (`../x`, an absolute path, a symbolic link to elsewhere)
+is refused. `config.json` records the kefu version and a format version; a directory written by a newer
+format is refused with a message, not misread.
 """
 
 import json
@@ -19,6 +22,7 @@ from kefu.errors import ArtifactError
 
 FORMAT_VERSION = 1
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "labels.json")
+OPTIONAL = ("ngrams.json", "metrics.json")
 
 
 def write_json(path: Path, data: object) -> None:
@@ -68,17 +72,28 @@ def _read_json(path: Path) -> object:
         raise ArtifactError(f"{path}: corrupt JSON ({e})") from None
 
 
+def model_file(model_dir: str | Path, name: str) -> Path:
+    """The file ``name`` of a model directory; ArtifactError when it resolves (links followed) to
+    anywhere outside the directory."""
+    root = Path(model_dir)
+    path = root / name
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ArtifactError(f"{path}: leads outside the model directory {root}; refusing to read it")
+    return path
+
+
 def read_artifact(model_dir: str | Path) -> dict:
     """Read and check every file; returns config, state, tokenizer path, labels, ngrams, metrics."""
     root = Path(model_dir)
     if not root.is_dir():
         raise ArtifactError(f"{root}: not a model directory")
-    missing = [name for name in REQUIRED if not (root / name).is_file()]
+    files = {name: model_file(root, name) for name in REQUIRED + OPTIONAL}
+    missing = [name for name in REQUIRED if not files[name].is_file()]
     if missing:
         raise ArtifactError(f"{root}: incomplete model directory, missing {', '.join(missing)}")
-    config = _read_json(root / "config.json")
+    config = _read_json(files["config.json"])
     if not isinstance(config, dict) or "format_version" not in config:
-        raise ArtifactError(f"{root / 'config.json'}: no format_version; not a kefu model")
+        raise ArtifactError(f"{files['config.json']}: no format_version; not a kefu model")
     version = config["format_version"]
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ArtifactError(
@@ -86,18 +101,18 @@ def read_artifact(model_dir: str | Path) -> dict:
             f"(format {FORMAT_VERSION}); upgrade kefu"
         )
     try:
-        state = load_file(str(root / "model.safetensors"))
+        state = load_file(str(files["model.safetensors"]))
     except (SafetensorError, OSError, ValueError) as e:
-        raise ArtifactError(f"{root / 'model.safetensors'}: corrupt weights ({e})") from None
-    labels = _read_json(root / "labels.json")
+        raise ArtifactError(f"{files['model.safetensors']}: corrupt weights ({e})") from None
+    labels = _read_json(files["labels.json"])
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise ArtifactError(f"{root / 'labels.json'}: expected a list of label strings")
-    ngrams = _read_json(root / "ngrams.json") if (root / "ngrams.json").is_file() else None
-    metrics = _read_json(root / "metrics.json") if (root / "metrics.json").is_file() else {}
+        raise ArtifactError(f"{files['labels.json']}: expected a list of label strings")
+    ngrams = _read_json(files["ngrams.json"]) if files["ngrams.json"].is_file() else None
+    metrics = _read_json(files["metrics.json"]) if files["metrics.json"].is_file() else {}
     return {
         "config": config,
         "state": state,
-        "tokenizer_path": root / "tokenizer.json",
+        "tokenizer_path": files["tokenizer.json"],
         "labels": labels,
         "ngrams": ngrams,
         "metrics": metrics,

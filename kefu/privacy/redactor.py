@@ -24,6 +24,8 @@ class Redactor:
     def __init__(self, patterns: Mapping[str, str] | None = None, regions: Iterable[str] = ("CN", "US")) -> None:
         rules = [IdNumberRule(), CardRule(), IpRule(), BuiltinRule("email"), PhoneRule(regions)]
         self._extractor = RuleExtractor(rules, dict(patterns or {}))
+        # the kinds of personal data masked: the built-in rules' and the configured patterns' names
+        self.kinds = frozenset(rule.name for rule in rules) | frozenset(patterns or {})
 
     def find(self, text: str) -> list[Span]:
         """The personal data in ``text``, non-overlapping, in order."""

@@ -17,4 +17,9 @@ class Span:
     @property
     def placeholder(self) -> str:
         """What the span becomes in redacted text: ``[PHONE]``, ``[ID_NUMBER]``, ``[MEMBER_NO]``."""
-        return f"[{self.type.upper()}]"
+        return placeholder(self.type)
+
+
+def placeholder(kind: str) -> str:
+    """What personal data of kind ``kind`` becomes: ``[PHONE]`` for ``phone``."""
+    return f"[{kind.upper()}]"

@@ -20,6 +20,15 @@ A complete ``kefu.yml`` (only ``name`` is required)::
       redact: true                   # e-mail, phone, ID and card numbers, IP addresses -> [EMAIL], ...
       patterns: {member_no: "VIP\\d{8}"}   # more kinds: name -> pattern; the placeholder is [MEMBER_NO]
       phone_regions: [CN, US]
+      retention_days: 90             # conversations inactive for 90 days are deleted; default: kept forever
+      keep_slots: [order_id]         # slot values a closed conversation keeps; the others are deleted
+    server:                          # what `kefu serve` lets in (each process counts on its own)
+      chat_rate_per_minute: 60       # chat requests per client address and minute; 0: no limit
+      chat_burst: 20                 # ... of which this many at once, after a quiet spell
+      max_body_bytes: 65536          # a larger request body gets 413
+      login_max_failures: 5          # failed sign-ins per username or address before 429; 0: no limit
+      login_window_seconds: 900      # ... counted over this long
+      cors_origins: [https://shop.example.com]   # sites whose pages call the API; default [] = same origin
 
 Unknown keys are errors, and values are not coerced (``epochs: "30"`` is an error, not 30), so a typo
 cannot silently fall back to a default. Problems read ``kefu.yml:LINE: field.path: message``.
@@ -179,13 +188,35 @@ class HandoffSettings(_Section):
 
 
 class PrivacySettings(_Section):
-    """What :mod:`kefu.privacy` masks in customer messages (order ids are not personal data: they stay)."""
+    """What :mod:`kefu.privacy` masks in customer messages (order ids are not personal data: they stay),
+    and how long what the customers said is kept."""
 
     redact: bool = True
     patterns: dict[str, Annotated[str, AfterValidator(_valid_pattern)]] = Field(default_factory=dict)
     phone_regions: list[Annotated[str, AfterValidator(_valid_region)]] = Field(
         default_factory=lambda: ["CN", "US"]
     )
+    # conversations inactive for longer are deleted (the server checks hourly); None keeps them forever
+    retention_days: int | None = None
+    # slots whose values a closed conversation keeps; the others are deleted when it closes
+    keep_slots: list[str] = Field(default_factory=list)
+
+    @field_validator("retention_days")
+    @classmethod
+    def _at_least_a_day(cls, days: int | None) -> int | None:
+        if days is not None and days < 1:
+            raise ValueError(
+                f"must be at least 1 day, or left out to keep conversations forever (got {days})"
+            )
+        return days
+
+    @field_validator("keep_slots")
+    @classmethod
+    def _slot_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name.strip():
+                raise ValueError("a slot name cannot be blank")
+        return names
 
     @field_validator("patterns")
     @classmethod
@@ -195,6 +226,29 @@ class PrivacySettings(_Section):
             if not re.fullmatch(r"\w+", name):
                 raise ValueError(f"a pattern name is letters, digits and _ (got {name!r})")
         return patterns
+
+
+def _valid_origin(origin: str) -> str:
+    # browsers send Origin as scheme://host[:port] exactly; anything else would silently never match
+    if origin != "*" and not re.fullmatch(r"https?://[^/?#\s]+", origin):
+        raise ValueError(f"expected an origin such as https://shop.example.com (no path), got {origin!r}")
+    return origin
+
+
+class ServerSettings(_Section):
+    """Limits of the HTTP server (:mod:`kefu.server`). Each process counts on its own, so ``kefu serve
+    --workers N`` lets a client go up to N times the rates."""
+
+    # a token bucket per client address for POST /api/v1/chat and its polling GET
+    chat_rate_per_minute: float = Field(default=60, ge=0)  # 0: no limit
+    chat_burst: int = Field(default=20, ge=1)
+    # far above the longest message (MAX_MESSAGE_CHARS characters, a few bytes each in JSON)
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    login_max_failures: int = Field(default=5, ge=0)  # 0: no throttling
+    login_window_seconds: int = Field(default=900, ge=1)
+    # origins whose pages may call the API from a browser (the widget on another site), "*" for any;
+    # $KEFU_CORS_ORIGINS (comma-separated) overrides the list
+    cors_origins: list[Annotated[str, AfterValidator(_valid_origin)]] = Field(default_factory=list)
 
 
 class ProjectSettings(_Section):
@@ -208,6 +262,7 @@ class ProjectSettings(_Section):
     sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
     handoff: HandoffSettings = Field(default_factory=HandoffSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @field_validator("name")
     @classmethod

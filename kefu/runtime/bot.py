@@ -29,7 +29,7 @@ from kefu.nlu.oos import OOS_LABEL
 from kefu.project import Project, load_project
 from kefu.runtime.embedders import LockedEmbedder, embedder_for
 from kefu.runtime.engine import Engine, files_stamp, load_domain_for, load_engine, load_model
-from kefu.runtime.privacy import project_redaction
+from kefu.runtime.privacy import project_entity_redaction, project_redaction
 from kefu.runtime.recording import BotTurn, Recorded, record_exchange
 from kefu.store import ConversationRecord, Repository, open_repository
 from kefu.store.db import ENV_URL
@@ -133,6 +133,7 @@ class Bot:
     ) -> None:
         self.project: Project = load_project(project_dir)
         self.redact = project_redaction(self.project.settings.privacy)  # kefu.yml privacy: what is masked
+        self.redact_entity = project_entity_redaction(self.project.settings.privacy)
         self.repo = repository or open_repository(default_database_url(self.project.root))
         self.rng = rng or random.Random()
         self.watch = watch
@@ -159,15 +160,19 @@ class Bot:
         """The intents the current model predicts (what a reviewer may correct a label to)."""
         return list(self._engine.model.labels)
 
-    def handle(self, session_id: str | None, text: str, explain: bool = False) -> TurnResult:
+    def handle(
+        self, session_id: str | None, text: str, explain: bool = False, *, customer_id: str | None = None
+    ) -> TurnResult:
         """Answer one customer message; ``session_id`` None (or unknown) starts a new conversation.
 
         ``explain`` adds a score per word of the (redacted) message for the predicted intent: it costs a few
-        more model passes, so it is off unless asked for."""
+        more model passes, so it is off unless asked for. ``customer_id`` is the site's id of a signed-in
+        customer, kept with the conversation so that erasing the customer finds it (see
+        :meth:`Repository.get_or_create_conversation` for whose conversation is continued)."""
         text = self.redact(_checked(text))
         self._maybe_reload()
         engine = self._engine  # one engine for the whole turn, even if a swap happens meanwhile
-        conversation = self._conversation(session_id)
+        conversation = self._conversation(session_id, customer_id)
         if conversation.status in SILENT_STATUSES:
             # a human has the conversation: no model time, no bot answer, only the customer's words
             recorded = record_exchange(self.repo, conversation.session_id, text, {}, lambda *_: None)
@@ -179,7 +184,7 @@ class Bot:
             "intent": prediction.intent,
             "confidence": prediction.confidence,
             "oos": prediction.oos,
-            "entities": [e.to_dict() for e in prediction.entities],
+            "entities": [self.redact_entity(e.to_dict()) for e in prediction.entities],
             "sentiment": prediction.sentiment,  # the store keeps its label and score
             "model_version": engine.version,
         }
@@ -216,6 +221,7 @@ class Bot:
         with self._swap_lock:
             self.project = project
             self.redact = project_redaction(project.settings.privacy)
+            self.redact_entity = project_entity_redaction(project.settings.privacy)
             self._engine = engine
         log.info("model %s is answering (reloaded)", engine.version)
         return engine.version
@@ -226,10 +232,10 @@ class Bot:
 
     # -- the steps of a turn -------------------------------------------------------------------------
 
-    def _conversation(self, session_id: str | None) -> ConversationRecord:
-        conversation = self.repo.get_or_create_conversation(session_id)
+    def _conversation(self, session_id: str | None, customer_id: str | None) -> ConversationRecord:
+        conversation = self.repo.get_or_create_conversation(session_id, customer_id=customer_id)
         if conversation.status == "closed":  # a closed conversation is history; a new message starts anew
-            conversation = self.repo.get_or_create_conversation(None)
+            conversation = self.repo.get_or_create_conversation(None, customer_id=customer_id)
         return conversation
 
     @staticmethod

@@ -2,13 +2,16 @@
 
 :func:`redact` masks personal data with the default :class:`kefu.privacy.Redactor` (e-mail, phone, ID and
 card numbers, IP addresses); a bot uses :func:`project_redaction`, which follows the project's ``privacy:``
-settings in ``kefu.yml`` (more patterns, other phone regions, or no redaction at all).
+settings in ``kefu.yml`` (more patterns, other phone regions, or no redaction at all), and
+:func:`project_entity_redaction` for the entities recorded with a message.
 """
 
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from kefu.privacy import Redactor
+from kefu.privacy.spans import placeholder
 from kefu.project.settings import PrivacySettings
 
 
@@ -22,8 +25,8 @@ def redact(text: str) -> str:
     return _default_redactor().redact(text)
 
 
-def _unchanged(text: str) -> str:
-    return text
+def _unchanged(value: Any) -> Any:
+    return value
 
 
 def project_redaction(settings: PrivacySettings) -> Callable[[str], str]:
@@ -31,3 +34,23 @@ def project_redaction(settings: PrivacySettings) -> Callable[[str], str]:
     if not settings.redact:
         return _unchanged
     return Redactor(settings.patterns, settings.phone_regions).redact
+
+
+def project_entity_redaction(settings: PrivacySettings) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What a project stores of an entity found in a customer message (an ``Entity.to_dict()``).
+
+    The model only sees redacted text, so an entity value is personal data only when a rule found some
+    that the redaction missed; it must not reach the database either. An entity of a masked kind
+    (``phone``, ``email``, a ``privacy.patterns`` name ...) gets the placeholder as its value, and any other
+    value is redacted like the text.
+    """
+    if not settings.redact:
+        return _unchanged
+    redactor = Redactor(settings.patterns, settings.phone_regions)
+
+    def masked(entity: dict[str, Any]) -> dict[str, Any]:
+        kind = entity["type"]
+        value = placeholder(kind) if kind in redactor.kinds else redactor.redact(str(entity["value"]))
+        return {**entity, "value": value}
+
+    return masked

@@ -1,4 +1,5 @@
-"""The HTTP server: chat API, admin API with bearer-token auth, metrics, the chat widget and the dashboard.
+"""The HTTP server: chat API, admin API (bearer token or dashboard cookie), metrics, the chat widget and the
+dashboard.
 
     from kefu.server import create_app, serve
     serve("my-shop", port=8000)            # what `kefu serve my-shop` runs

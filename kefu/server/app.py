@@ -3,7 +3,7 @@
     /                       demo shop page with the chat widget
     /widget.js              the widget: <script src="http://HOST/widget.js"></script> on any page
     /admin                  the dashboard (inbox, review queue, analytics)
-    /api/v1/chat            public chat API          /api/v1/admin/...   dashboard API (bearer token)
+    /api/v1/chat            public chat API          /api/v1/admin/...   dashboard API (token or cookie)
     /healthz  /metrics      operations               /docs  /openapi.json   the API contract
 
 The app is stateless between requests (conversations live in the database), so ``kefu serve --workers
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
@@ -25,11 +26,16 @@ from kefu import __version__
 from kefu.errors import KefuError
 from kefu.knowledge import Embedder
 from kefu.project import load_project
+from kefu.project.settings import ServerSettings
 from kefu.runtime import Bot, MessageError, RetrainJobs, default_database_url
-from kefu.server.deps import Services, current_user
+from kefu.server.deps import Services, current_user, plain_url
+from kefu.server.limits import LoginThrottle, TokenBucket
 from kefu.server.metrics import Metrics, MetricsMiddleware
+from kefu.server.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from kefu.server.pages import router as pages_router
-from kefu.server.routes import analytics, auth, chat, conversations, ops, retrain, reviews, users
+from kefu.server.retention import retention_lifespan
+from kefu.server.routes import analytics, auth, chat, conversations, ops, privacy, retrain, reviews, users
+from kefu.server.schemas import INVALID
 from kefu.server.security import load_secret
 from kefu.store import (
     ConflictError,
@@ -44,7 +50,8 @@ log = logging.getLogger("kefu.server")
 
 ENV_ADMIN_USER = "KEFU_ADMIN_USER"
 ENV_ADMIN_PASSWORD = "KEFU_ADMIN_PASSWORD"
-ENV_CORS_ORIGINS = "KEFU_CORS_ORIGINS"  # comma-separated; default "*": the widget is embedded anywhere
+# comma-separated origins allowed to call the API from a browser; overrides kefu.yml server.cors_origins
+ENV_CORS_ORIGINS = "KEFU_CORS_ORIGINS"
 ENV_PROJECT = "KEFU_PROJECT_DIR"
 
 DESCRIPTION = """\
@@ -53,7 +60,11 @@ A self-hosted customer-service bot (Chinese and English).
 * **Public**: `POST /api/v1/chat` answers a customer; `GET /api/v1/chat/{session_id}/messages?after=SEQ`
   returns newer turns (agent replies) for the widget to poll.
 * **Admin**: sign in with `POST /api/v1/admin/login` and send the returned token as
-  `Authorization: Bearer <token>` on every other `/api/v1/admin/` route.
+  `Authorization: Bearer <token>` on every other `/api/v1/admin/` route. (Login also sets the dashboard's
+  `kefu_session` cookie; requests authenticated by it must copy the `kefu_csrf` cookie into the
+  `X-CSRF-Token` header on every POST, PUT, PATCH and DELETE.)
+* **Limits**: the chat API is rate-limited per client address and request bodies are capped (`server:` in
+  kefu.yml); over a limit the answer is 429 with `Retry-After`, or 413.
 """
 
 
@@ -63,11 +74,13 @@ def create_app(
     *,
     embedder: Embedder | None = None,
     password_hasher: PasswordHasher | None = None,
+    server_settings: ServerSettings | None = None,
 ) -> FastAPI:
     """The app for the trained project in ``project_dir``.
 
     ``database_url`` defaults to $KEFU_DATABASE_URL, else ``kefu.db`` in the project. ``embedder`` is the
-    knowledge base's (default: e5); ``password_hasher`` the store's argon2 parameters (tests pass cheap ones).
+    knowledge base's (default: e5); ``password_hasher`` the store's argon2 parameters (tests pass cheap ones);
+    ``server_settings`` replace kefu.yml's ``server:`` section (rate limits, body size, CORS origins).
     The first admin is created if there is no user (see :func:`ensure_first_admin`).
     """
     project = load_project(project_dir)
@@ -77,14 +90,30 @@ def create_app(
     bot = Bot(project.root, repo, embedder=embedder)
     ensure_first_admin(repo)
     metrics = Metrics()
-    services = Services(bot, repo, RetrainJobs(bot), load_secret(project.root), metrics)
+    limits = server_settings or project.settings.server
+    services = Services(
+        bot,
+        repo,
+        RetrainJobs(bot),
+        load_secret(project.root),
+        metrics,
+        chat_limit=TokenBucket(limits.chat_rate_per_minute, limits.chat_burst),
+        login_throttle=LoginThrottle(limits.login_max_failures, limits.login_window_seconds),
+    )
 
-    app = FastAPI(title=f"kefu: {project.settings.name}", version=__version__, description=DESCRIPTION)
+    app = FastAPI(
+        title=f"kefu: {project.settings.name}",
+        version=__version__,
+        description=DESCRIPTION,
+        dependencies=[Depends(plain_url)],
+        # kefu.yml privacy.retention_days: old conversations are purged while the server runs
+        lifespan=retention_lifespan(repo, project.settings.privacy.retention_days),
+    )
     app.state.services = services
     _add_error_handlers(app)
 
-    admin = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(current_user)])
-    for module in (auth, conversations, reviews, retrain, analytics, users):
+    admin = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(current_user)], responses=INVALID)
+    for module in (auth, conversations, privacy, reviews, retrain, analytics, users):
         admin.include_router(module.router)
     app.include_router(chat.router)
     app.include_router(auth.login_router)
@@ -92,13 +121,18 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(pages_router)
 
-    origins = [o.strip() for o in os.environ.get(ENV_CORS_ORIGINS, "*").split(",") if o.strip()]
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
-    )
+    # the last added runs first: oversized bodies are refused before anything else reads them, and
+    # every answer (413s included) gets the security and CORS headers
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=limits.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    origins = cors_origins(limits)
+    if origins:  # none: browsers allow only pages of this server itself
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     metrics.set_model(bot.version)
     return app
@@ -113,6 +147,14 @@ def app_from_env() -> FastAPI:
     if not project:
         raise KefuError(f"{ENV_PROJECT} is not set; start the server with `kefu serve DIR`")
     return create_app(project)
+
+
+def cors_origins(settings: ServerSettings) -> list[str]:
+    """$KEFU_CORS_ORIGINS (comma-separated) when set, else ``server.cors_origins`` from kefu.yml."""
+    override = os.environ.get(ENV_CORS_ORIGINS)
+    if override is None:
+        return list(settings.cors_origins)
+    return [origin.strip() for origin in override.split(",") if origin.strip()]
 
 
 def ensure_first_admin(repo: Repository) -> None:
@@ -146,7 +188,16 @@ def ensure_first_admin(repo: Repository) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """kefu's errors as JSON ``{"detail": "one line"}`` with the status that fits them."""
+    """kefu's errors as JSON ``{"detail": "one line"}`` with the status that fits them, and invalid requests
+    as 422 ``{"detail": [{"loc", "msg", "type"}, ...]}``."""
+
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes each wrong value ("input", "ctx"): the customer's words, personal
+        # data perhaps, would be copied into responses and into whatever logs them
+        fields = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        return JSONResponse({"detail": fields}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     def handler(code: int):
         async def handle(_: Request, error: Exception) -> JSONResponse:

@@ -1,48 +1,91 @@
-"""What route handlers share: the app's services, and the dependencies that authenticate dashboard users."""
+"""What route handlers share: the app's services, the dependencies that authenticate dashboard users, and
+the chat API's rate limit."""
 
+import math
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from kefu.runtime import Bot, RetrainJobs
+from kefu.server.limits import LoginThrottle, TokenBucket
 from kefu.server.metrics import Metrics
-from kefu.server.security import Principal, verify_token
+from kefu.server.security import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Principal,
+    csrf_matches,
+    verify_token,
+)
 from kefu.store import Repository
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass
 class Services:
-    """One app's bot, store, retrain jobs, signing secret and metrics (on ``app.state.services``)."""
+    """One app's bot, store, retrain jobs, signing secret, metrics and request limits (on
+    ``app.state.services``)."""
 
     bot: Bot
     repo: Repository
     jobs: RetrainJobs
     secret: bytes
     metrics: Metrics
+    chat_limit: TokenBucket
+    login_throttle: LoginThrottle
 
 
 def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
+def plain_url(request: Request) -> None:
+    """400 for a NUL character in the URL's path or query: no id or search has one, and PostgreSQL could
+    not even look it up."""
+    query = request.query_params.multi_items()
+    if "\x00" in request.scope["path"] or any("\x00" in key + value for key, value in query):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the URL must not contain NUL characters")
+
+
+def client_address(request: Request) -> str:
+    """The caller's IP address (a proxy's own unless uvicorn is told to trust its X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"
+
+
 _bearer = HTTPBearer(auto_error=False, description="the access_token from POST /api/v1/admin/login")
+_session = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description=f"set by POST /api/v1/admin/login; writes must also send the {CSRF_COOKIE} cookie's value "
+    f"as the {CSRF_HEADER} header",
+)
 
 
 def current_user(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session: Annotated[str | None, Depends(_session)],
 ) -> Principal:
-    """The signed-in dashboard user; 401 without a valid bearer token."""
-    principal = None
-    if credentials is not None and credentials.scheme.lower() == "bearer":
-        principal = verify_token(get_services(request).secret, credentials.credentials)
+    """The signed-in dashboard user, by bearer token or else by session cookie; 401 without a valid one,
+    403 for a cookie-authenticated write without the session's CSRF token."""
+    secret = get_services(request).secret
+    bearer = credentials is not None and credentials.scheme.lower() == "bearer"
+    token = credentials.credentials if bearer else session
+    principal = verify_token(secret, token) if token else None
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "sign in first: missing, invalid or expired bearer token",
+            "sign in first: missing, invalid or expired token",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    # a browser adds the cookie to requests any site's page makes; only kefu's own page can read the
+    # CSRF cookie to copy it into the header (a bearer header is never added by a browser on its own)
+    writes = request.method not in SAFE_METHODS
+    if not bearer and writes and not csrf_matches(secret, token, request.headers.get(CSRF_HEADER)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or invalid")
     return principal
 
 
@@ -51,6 +94,24 @@ def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
     if not user.is_admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only admins may do this")
     return user
+
+
+async def chat_rate_limit(request: Request) -> None:
+    """429 with Retry-After when the client address has used up its chat allowance (``server:`` in
+    kefu.yml). Async: a little arithmetic needs no worker thread."""
+    wait = get_services(request).chat_limit.take(client_address(request))
+    if wait:
+        raise too_many_requests("too many chat requests from this address", wait)
+
+
+def too_many_requests(what: str, wait: float) -> HTTPException:
+    """429 saying ``what``, and (also in Retry-After) how many seconds to wait."""
+    seconds = math.ceil(wait)
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"{what}; try again in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

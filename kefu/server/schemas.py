@@ -6,9 +6,32 @@ The chat answer itself is :class:`kefu.runtime.TurnResult`, the same object the 
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kefu.runtime.bot import MAX_MESSAGE_CHARS
+from kefu.store.models import CUSTOMER_ID_MAX
+
+# An opaque account id, so no e-mail address ('@') or name (spaces) is stored as the key to a customer
+CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+CUSTOMER_ID_DESCRIPTION = (
+    "the site's own id of a signed-in customer (an account id, not an e-mail address or phone number): "
+    f"1-{CUSTOMER_ID_MAX} letters, digits and . _ : -"
+)
+
+
+# The store's integer columns (ids, turn numbers) are 32-bit on PostgreSQL: no larger value can exist, and
+# handing one to the database fails instead of finding nothing, so requests are refused such numbers
+MAX_DB_INT = 2**31 - 1
+
+
+class _Input(BaseModel):
+    # nobody types a NUL character, and PostgreSQL cannot store one: refused in every text of a request
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class _Record(BaseModel):
@@ -19,10 +42,19 @@ class _Record(BaseModel):
 # --- public ---------------------------------------------------------------------------------------
 
 
-class ChatIn(BaseModel):
+class ChatIn(_Input):
     session_id: str | None = Field(None, max_length=64, description="omit to start a new conversation")
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, description="the customer's message")
     explain: bool = Field(False, description="also return a score per word for the predicted intent")
+    customer_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=CUSTOMER_ID_MAX,
+        pattern=CUSTOMER_ID_PATTERN,
+        description=f"{CUSTOMER_ID_DESCRIPTION}. Kept with the conversation so that erasing the customer "
+        "(DELETE /api/v1/admin/customers/{customer_id}) deletes it; a conversation of one customer is not "
+        "continued for another (a new one starts)",
+    )
 
 
 class MessageOut(_Record):
@@ -54,7 +86,7 @@ class HealthOut(BaseModel):
 # --- admin ----------------------------------------------------------------------------------------
 
 
-class LoginIn(BaseModel):
+class LoginIn(_Input):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
@@ -74,18 +106,19 @@ class UserOut(_Record):
     created_at: datetime
 
 
-class UserIn(BaseModel):
+class UserIn(_Input):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=8, max_length=1024)
     role: Literal["admin", "agent"] = "agent"
 
 
-class PasswordIn(BaseModel):
+class PasswordIn(_Input):
     password: str = Field(min_length=8, max_length=1024)
 
 
 class ConversationOut(_Record):
     session_id: str
+    customer_id: str | None = None
     channel: str
     language: str | None
     status: Literal["bot", "handoff", "human", "closed"]
@@ -131,7 +164,7 @@ class TicketOut(_Record):
     closed_at: datetime | None
 
 
-class AgentReplyIn(BaseModel):
+class AgentReplyIn(_Input):
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
 
 
@@ -150,11 +183,11 @@ class ReviewOut(_Record):
     reviewed_at: datetime | None
 
 
-class LabelIn(BaseModel):
+class LabelIn(_Input):
     intent: str = Field(min_length=1, max_length=128, description="one of GET /api/v1/admin/intents")
 
 
-class PredictIn(BaseModel):
+class PredictIn(_Input):
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     explain: bool = Field(False, description="also return a score per word (see TurnResult.explanation)")
     intent: str | None = Field(None, max_length=128, description="the intent to explain (default: the top-ranked)")
@@ -227,5 +260,27 @@ class AnalyticsOut(BaseModel):
     model_version: str
 
 
+class DeletedOut(BaseModel):
+    deleted: int = Field(description="how many conversations were deleted, with their turns and tickets")
+
+
 class ErrorOut(BaseModel):
     detail: str
+
+
+class FieldErrorOut(BaseModel):
+    """One field that did not validate (the value itself is not repeated: it may be personal data)."""
+
+    loc: list[str | int] = Field(description='where, e.g. ["body", "text"]')
+    msg: str
+    type: str
+
+
+class InvalidOut(BaseModel):
+    """422: fields that did not validate, or one line on why a valid request cannot be done."""
+
+    detail: str | list[FieldErrorOut]
+
+
+# for the routers whose routes raise kefu's one-line 422s, which FastAPI's own 422 document has no room for
+INVALID = {422: {"model": InvalidOut, "description": "invalid request"}}

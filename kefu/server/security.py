@@ -1,10 +1,20 @@
-"""Dashboard authentication: signed bearer tokens.
+"""Dashboard authentication: signed tokens, sent as a bearer header or kept in a cookie.
 
 ``POST /api/v1/admin/login`` checks the username and password (argon2, in the store) and returns a token
 ``<payload>.<signature>``: the payload is base64url JSON ``{"uid", "sub", "role", "exp"}`` and the
-signature its HMAC-SHA256 under the server secret. Every admin route requires ``Authorization: Bearer
-<token>``. Tokens are stateless, so every worker (and every server sharing the secret) accepts them
-without a session table; they expire after :data:`TOKEN_TTL_SECONDS`.
+signature its HMAC-SHA256 under the server secret. Tokens are stateless, so every worker (and every
+server sharing the secret) accepts them without a session table; they expire after
+:data:`TOKEN_TTL_SECONDS`, and signing out cannot revoke one before that.
+
+Every other admin route requires the token, one of two ways:
+
+* API clients send ``Authorization: Bearer <token>``.
+* The dashboard keeps it only where no script can read it: login also sets it as the HttpOnly cookie
+  :data:`SESSION_COOKIE`, with a second cookie, :data:`CSRF_COOKIE`, that scripts can read. Because
+  browsers send cookies on their own, every POST, PUT, PATCH and DELETE authenticated by the cookie must
+  copy the CSRF cookie into the :data:`CSRF_HEADER` header, which another site's page cannot do. The CSRF
+  token is an HMAC of the session token (:func:`csrf_token`), so it cannot be made up, nor carried over
+  to another session.
 
 The secret is ``$KEFU_SECRET`` when set, else the project's ``.kefu-secret`` file, created on first
 start with 32 random bytes and permissions 0600. Changing it signs every user out.
@@ -27,6 +37,9 @@ from kefu.store import UserRecord
 ENV_SECRET = "KEFU_SECRET"
 SECRET_FILE = ".kefu-secret"
 TOKEN_TTL_SECONDS = 12 * 3600
+SESSION_COOKIE = "kefu_session"
+CSRF_COOKIE = "kefu_csrf"
+CSRF_HEADER = "X-CSRF-Token"
 MIN_SECRET_BYTES = 16
 
 
@@ -79,7 +92,7 @@ def issue_token(secret: bytes, user: UserRecord, ttl: int = TOKEN_TTL_SECONDS) -
 def verify_token(secret: bytes, token: str) -> Principal | None:
     """The principal of a valid, unexpired token; None for anything else."""
     payload, _, signature = token.partition(".")
-    if not payload or not signature or not hmac.compare_digest(signature, _sign(secret, payload)):
+    if not payload or not signature or not _same(signature, _sign(secret, payload)):
         return None
     try:
         claims = json.loads(_unb64(payload))
@@ -87,6 +100,21 @@ def verify_token(secret: bytes, token: str) -> Principal | None:
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
     return principal if principal.expires > time.time() else None
+
+
+def csrf_token(secret: bytes, session_token: str) -> str:
+    """The CSRF token that goes with ``session_token``."""
+    return _sign(secret, "csrf:" + session_token)
+
+
+def csrf_matches(secret: bytes, session_token: str, sent: str | None) -> bool:
+    """Whether ``sent`` is the CSRF token of ``session_token`` (compared in constant time)."""
+    return sent is not None and _same(sent, csrf_token(secret, session_token))
+
+
+def _same(sent: str, expected: str) -> bool:
+    # as bytes: compare_digest refuses str with non-ASCII characters, and headers may carry any
+    return hmac.compare_digest(sent.encode(), expected.encode())
 
 
 def _sign(secret: bytes, payload: str) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kefu.store.columns import utcnow
 from kefu.store.db import Store
 from kefu.store.errors import InvalidValueError, NotFoundError
-from kefu.store.models import Conversation, User
+from kefu.store.models import CUSTOMER_ID_MAX, Conversation, User
 
 
 class RepositoryBase:
@@ -65,6 +65,14 @@ def check_one_of(name: str, value: object, allowed: Iterable[object]) -> None:
 def check_positive(name: str, value: int) -> None:
     if not isinstance(value, int) or value < 1:
         raise InvalidValueError(f"{name} must be a positive integer, not {value!r}")
+
+
+def check_customer_id(customer_id: str) -> None:
+    """Raise InvalidValueError unless `customer_id` fits its column: a non-blank string of at most 128."""
+    if not isinstance(customer_id, str) or not customer_id.strip() or len(customer_id) > CUSTOMER_ID_MAX:
+        raise InvalidValueError(
+            f"customer_id must be a non-blank string of at most {CUSTOMER_ID_MAX} characters"
+        )
 
 
 def check_page(limit: int, offset: int) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from kefu.store.base import RepositoryBase, check_one_of, check_page, check_positive
+from kefu.dialogue.state import without_slot_values
+from kefu.store.base import RepositoryBase, check_customer_id, check_one_of, check_page, check_positive
 from kefu.store.columns import dumps_json
 from kefu.store.errors import InvalidValueError, NotFoundError
 from kefu.store.models import (
@@ -81,14 +82,25 @@ class ConversationsMixin(RepositoryBase):
     """Operations on conversations and turns."""
 
     def get_or_create_conversation(
-        self, session_id: str | None = None, channel: str = "web", language: str | None = None
+        self,
+        session_id: str | None = None,
+        channel: str = "web",
+        language: str | None = None,
+        *,
+        customer_id: str | None = None,
     ) -> ConversationRecord:
         """The conversation `session_id`, or a new one with a fresh id when it is None or unknown.
 
         An unknown id is not adopted: clients must not choose session ids (they could guess others').
+        `customer_id` (the site's id of a signed-in customer) is stored on a new conversation, and on a
+        found one that has none yet. A conversation that belongs to a customer is continued only for that
+        customer: any other caller (another customer, or nobody signed in) starts a new one, so a shared
+        browser does not show one customer's conversation to the next.
         """
+        if customer_id is not None:
+            check_customer_id(customer_id)
         if session_id is not None:
-            found = self.get_conversation(session_id)
+            found = self._continued(session_id, customer_id)
             if found is not None:
                 return found
         now = self.clock()
@@ -97,6 +109,7 @@ class ConversationsMixin(RepositoryBase):
                 with self.store.write() as session:
                     row = Conversation(
                         session_id=new_session_id(),
+                        customer_id=customer_id,
                         channel=channel,
                         language=language,
                         status="bot",
@@ -109,6 +122,21 @@ class ConversationsMixin(RepositoryBase):
                     return ConversationRecord.of(row)
             except IntegrityError:  # pragma: no cover - a 128-bit collision; just draw again
                 continue
+
+    def _continued(self, session_id: str, customer_id: str | None) -> ConversationRecord | None:
+        """The conversation to continue, its customer set if it had none; None when it is unknown or
+        belongs to another customer."""
+        found = self.get_conversation(session_id)
+        if found is None or found.customer_id == customer_id:
+            return found
+        if found.customer_id is not None:
+            return None
+        with self.store.write() as session:
+            row = self._conversation(session, session_id, lock=True)
+            # re-read under the lock: another request may have set a customer meanwhile
+            row.customer_id = row.customer_id or customer_id
+            session.flush()
+            return ConversationRecord.of(row) if row.customer_id == customer_id else None
 
     def get_conversation(self, session_id: str) -> ConversationRecord | None:
         """The conversation with this session id, or None."""
@@ -133,11 +161,14 @@ class ConversationsMixin(RepositoryBase):
             session.flush()
             return ConversationRecord.of(row)
 
-    def close_conversation(self, session_id: str) -> ConversationRecord:
-        """Mark the conversation closed and close its open or claimed handoff tickets."""
+    def close_conversation(self, session_id: str, *, keep_slots: Collection[str] = ()) -> ConversationRecord:
+        """Mark the conversation closed, close its open or claimed handoff tickets and delete the values
+        of its slots except `keep_slots` (kefu.yml privacy.keep_slots): what the customer told the bot is
+        not kept longer than the conversation needs it."""
         with self.store.write() as session:
             row = self._conversation(session, session_id, lock=True)
             now = self.clock()
+            row.state = without_slot_values(row.state or {}, keep_slots)
             for ticket in session.scalars(
                 select(HandoffTicket).where(
                     HandoffTicket.conversation_id == row.id, HandoffTicket.status != "closed"

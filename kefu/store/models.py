@@ -33,6 +33,7 @@ TICKET_STATUSES = ("open", "claimed", "closed")
 REVIEW_REASONS = ("low_confidence", "fallback", "oos")
 REVIEW_STATUSES = ("pending", "labelled", "dismissed")
 RATINGS = (1, -1)
+CUSTOMER_ID_MAX = 128
 
 # Deterministic constraint names: SQLite's batch migrations recreate tables and can only drop or alter a
 # constraint that has a name, and PostgreSQL and SQLite then agree on the names.
@@ -81,6 +82,8 @@ class Conversation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[str] = mapped_column(String(32), unique=True)
+    # The site's own id of a signed-in customer (never personal data itself): what erasure requests name.
+    customer_id: Mapped[str | None] = mapped_column(String(CUSTOMER_ID_MAX), index=True)
     channel: Mapped[str] = mapped_column(String(32), default="web")
     language: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default="bot")

@@ -31,6 +31,7 @@ class UserRecord:
 class ConversationRecord:
     id: int
     session_id: str
+    customer_id: str | None
     channel: str
     language: str | None
     status: str
@@ -44,6 +45,7 @@ class ConversationRecord:
         return cls(
             row.id,
             row.session_id,
+            row.customer_id,
             row.channel,
             row.language,
             row.status,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import ColumnElement, delete
 
-from kefu.store.base import RepositoryBase, check_positive
+from kefu.store.base import RepositoryBase, check_customer_id, check_positive
 from kefu.store.models import Conversation
 
 
@@ -19,20 +19,27 @@ class RetentionMixin(RepositoryBase):
 
     def delete_conversation(self, session_id: str) -> bool:
         """Delete the conversation and everything attached to it; False if there was none."""
-        with self.store.write() as session:
-            result = session.execute(
-                delete(Conversation).where(Conversation.session_id == session_id),
-                execution_options={"synchronize_session": False},
-            )
-            return result.rowcount > 0
+        return self._delete_conversations(Conversation.session_id == session_id) > 0
+
+    def erase_customer(self, customer_id: str) -> int:
+        """Delete every conversation of the customer (`customer_id` as the chat API was given it) and
+        everything attached to them; returns how many conversations."""
+        check_customer_id(customer_id)
+        return self._delete_conversations(Conversation.customer_id == customer_id)
 
     def purge_older_than(self, days: int) -> int:
-        """Delete conversations inactive (no update) for more than `days` days; returns how many."""
+        """Delete conversations inactive (no update) for more than `days` days; returns how many.
+
+        Several server workers purging at once is harmless: it is one DELETE statement, and a row one of
+        them deleted is skipped by the others (on SQLite they take turns on the write lock).
+        """
         check_positive("days", days)
         cutoff = self.clock() - timedelta(days=days)
+        return self._delete_conversations(Conversation.updated_at < cutoff)
+
+    def _delete_conversations(self, condition: ColumnElement[bool]) -> int:
         with self.store.write() as session:
             result = session.execute(
-                delete(Conversation).where(Conversation.updated_at < cutoff),
-                execution_options={"synchronize_session": False},
+                delete(Conversation).where(condition), execution_options={"synchronize_session": False}
             )
             return result.rowcount

@@ -2,7 +2,9 @@
 
 The customer asks a question the knowledge base answers (with its source), then asks for a person; an
 agent signs in to /admin, claims the conversation and replies; the reply appears in the customer's
-widget through its polling. Screenshots for the README go to docs/screenshots/.
+widget through its polling. Both pages run under their Content-Security-Policy, which must refuse
+nothing they do; the dashboard's session is a cookie that outlives a reload and goes at sign-out.
+Screenshots for the README go to docs/screenshots/.
 """
 
 from collections.abc import Iterator
@@ -55,9 +57,15 @@ def test_customer_and_agent_talk_through_the_widget_and_the_dashboard(server: Ru
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
+    def refused(page_name: str, message) -> None:
+        if "Content Security Policy" in message.text:
+            errors.append(f"{page_name}: {message.text}")
+
     customer = browser.new_page(viewport={"width": 1280, "height": 800})
     customer.on("pageerror", lambda error: errors.append(f"widget: {error}"))
+    customer.on("console", lambda message: refused("widget", message))
     customer.goto(server.url + "/")
+    expect(customer.locator(".kefu-root")).to_have_css("position", "fixed")  # its stylesheet applies
     customer.click(".kefu-launcher")
     log = customer.locator(".kefu-log")
 
@@ -76,6 +84,7 @@ def test_customer_and_agent_talk_through_the_widget_and_the_dashboard(server: Ru
 
     agent = browser.new_page(viewport={"width": 1280, "height": 800})
     agent.on("pageerror", lambda error: errors.append(f"dashboard: {error}"))
+    agent.on("console", lambda message: refused("dashboard", message))
     agent.goto(server.url + "/admin")
     agent.fill("#login-username", "admin")
     agent.fill("#login-password", ADMIN_PASSWORD)
@@ -110,4 +119,13 @@ def test_customer_and_agent_talk_through_the_widget_and_the_dashboard(server: Ru
     expect(agent.locator("#review-rows .attr")).to_have_text(["tell", "me", "a", "joke"])
     agent.click("#tabs button[data-tab=users]")
     expect(agent.locator("#user-rows tr")).to_have_count(1)
+
+    # the session is an HttpOnly cookie: it survives a reload, no script can read it, sign-out ends it
+    agent.reload()
+    expect(agent.locator("#who")).to_have_text("admin (admin)")
+    assert "kefu_session" not in agent.evaluate("document.cookie")
+    agent.click("#logout")
+    expect(agent.locator("#login")).to_be_visible()
+    agent.reload()
+    expect(agent.locator("#login")).to_be_visible()
     assert errors == []

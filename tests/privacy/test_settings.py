@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from kefu.project import settings as settings_module
-from kefu.project.settings import parse_settings
-from kefu.runtime.privacy import project_redaction, redact
+from kefu.project.settings import load_settings, parse_settings
+from kefu.runtime.privacy import project_entity_redaction, project_redaction, redact
 
 
 def settings(privacy: str) -> tuple:
@@ -40,3 +40,46 @@ def test_the_complete_example_in_the_settings_docstring_is_valid() -> None:
     example = source.split("::\n", 1)[1].split("\n\n", 1)[0]
     parsed, problems = parse_settings("\n".join(line[4:] for line in example.splitlines()))
     assert problems == [] and parsed.privacy.patterns == {"member_no": r"VIP\d{8}"}
+
+
+def test_retention_and_kept_slots_default_to_keeping_conversations_and_no_slots() -> None:
+    parsed, problems = parse_settings("name: shop\n")
+    assert problems == [] and parsed.privacy.retention_days is None and parsed.privacy.keep_slots == []
+    parsed, problems = settings("  retention_days: 90\n  keep_slots: [order_id]\n")
+    assert problems == [] and parsed.privacy.retention_days == 90 and parsed.privacy.keep_slots == ["order_id"]
+
+
+def test_bad_retention_and_kept_slots_name_the_field_and_line() -> None:
+    _, problems = settings("  redact: true\n  retention_days: 0\n")
+    assert problems == [
+        ("kefu.yml:4: privacy.retention_days: must be at least 1 day, or left out to keep conversations "
+         "forever (got 0)")
+    ]
+    _, problems = settings('  retention_days: "90"\n  keep_slots: order_id\n')
+    assert problems == [
+        "kefu.yml:3: privacy.retention_days: Input should be a valid integer (got '90')",
+        "kefu.yml:4: privacy.keep_slots: Input should be a valid list (got 'order_id')",
+    ]
+    _, problems = settings("  retention_days: 1.5\n  keep_slots: [order_id, ' ']\n")
+    assert problems == [
+        "kefu.yml:3: privacy.retention_days: Input should be a valid integer (got 1.5)",
+        "kefu.yml:4: privacy.keep_slots: a slot name cannot be blank",
+    ]
+
+
+def test_the_template_project_keeps_conversations_90_days() -> None:
+    template = Path(settings_module.__file__).parent / "template"
+    assert load_settings(template).privacy.retention_days == 90
+
+
+def test_entities_of_masked_kinds_are_stored_with_their_placeholder() -> None:
+    parsed, _ = settings('  patterns: {member_no: "VIP\\\\d{8}"}\n')
+    masked = project_entity_redaction(parsed.privacy)
+    entity = {"type": "phone", "value": "+8613812345678", "start": 3, "end": 14, "source": "rule:phone"}
+    assert masked(entity) == entity | {"value": "[PHONE]"}
+    assert masked({"type": "member_no", "value": "VIP12345678"})["value"] == "[MEMBER_NO]"
+    # another kind keeps its value, unless the value itself is personal data
+    assert masked({"type": "order_id", "value": "A12345"})["value"] == "A12345"
+    assert masked({"type": "contact", "value": "li@example.com"})["value"] == "[EMAIL]"
+    parsed, _ = settings("  redact: false\n")
+    assert project_entity_redaction(parsed.privacy)(entity) == entity

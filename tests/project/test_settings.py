@@ -51,7 +51,7 @@ def test_unknown_key_names_line_and_suggests():
         langauges: [zh]
         """) == [
         ("kefu.yml:2: unknown key 'langauges' (allowed: name, languages, nlu, entities, knowledge, "
-        "sentiment, handoff, privacy; did you mean 'languages'?)")
+        "sentiment, handoff, privacy, server; did you mean 'languages'?)")
     ]
     [problem] = problems_of("""\
         name: Bot
@@ -164,3 +164,22 @@ def test_load_project_paths(tmp_path: Path):
     assert project.domain == tmp_path / "domain.yml"
     assert project.knowledge_dir == tmp_path / "knowledge"
     assert project.models_dir == tmp_path / "models"
+
+
+def test_server_limits_have_defaults_and_are_checked():
+    not_an_origin = "expected an origin such as https://shop.example.com (no path)"
+    server = load_settings(TEMPLATE).server
+    assert server.cors_origins == ["http://localhost:8000", "http://127.0.0.1:8000"]
+    defaults = parse_settings("name: Bot\n")[0].server
+    assert (defaults.chat_rate_per_minute, defaults.chat_burst, defaults.max_body_bytes) == (60, 20, 65536)
+    assert (defaults.login_max_failures, defaults.login_window_seconds, defaults.cors_origins) == (5, 900, [])
+    assert problems_of("""\
+        name: Bot
+        server:
+          chat_burst: 0
+          cors_origins: ["*", "https://shop.example.com/", "shop.example.com"]
+        """) == [
+        "kefu.yml:3: server.chat_burst: Input should be greater than or equal to 1 (got 0)",
+        f"kefu.yml:4: server.cors_origins[1]: {not_an_origin}, got 'https://shop.example.com/'",
+        f"kefu.yml:4: server.cors_origins[2]: {not_an_origin}, got 'shop.example.com'",
+    ]

@@ -12,6 +12,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from kefu.project.settings import ServerSettings
 from kefu.server import create_app
 from kefu.server.deps import Services
 from tests.runtime.helpers import CHEAP_HASHER, WordEmbedder
@@ -31,16 +32,18 @@ class RunningServer:
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
+def serving(app: FastAPI, log_level: str = "warning", lifespan: str = "off") -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 at a free port until the block ends; yields the base URL.
 
     The socket is bound here and handed to uvicorn, so no other process can take the port in between.
+    ``log_level`` "info" turns on uvicorn's access log. ``lifespan="on"`` runs the app's startup and
+    shutdown (the retention job), as ``kefu serve`` does.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -57,19 +60,30 @@ def serving(app: FastAPI) -> Iterator[str]:
 
 
 @contextmanager
-def start_server(project: Path, db_url: str) -> Iterator[RunningServer]:
-    app = create_app(project, db_url, embedder=WordEmbedder(), password_hasher=CHEAP_HASHER)
+def start_server(
+    project: Path,
+    db_url: str,
+    server_settings: ServerSettings | None = None,
+    log_level: str = "warning",
+    lifespan: str = "off",
+) -> Iterator[RunningServer]:
+    """``project`` served on ``db_url``; ``server_settings`` replace its kefu.yml ``server:`` section."""
+    app = create_app(
+        project, db_url, embedder=WordEmbedder(), password_hasher=CHEAP_HASHER, server_settings=server_settings
+    )
     try:
-        with serving(app) as url:
+        with serving(app, log_level, lifespan) as url:
             yield RunningServer(url, app)
     finally:
         app.state.services.repo.store.dispose()
 
 
 def login(http: httpx.Client, username: str = "admin", password: str = ADMIN_PASSWORD) -> dict[str, str]:
-    """The Authorization header of a freshly signed-in user."""
+    """The Authorization header of a freshly signed-in user, signed in as an API client: the dashboard's
+    cookies the answer sets are not kept, so requests without the header stay unauthenticated."""
     response = http.post("/api/v1/admin/login", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
+    http.cookies.clear()
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 

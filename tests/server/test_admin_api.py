@@ -4,12 +4,15 @@ import re
 
 import httpx
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 
+from kefu.server.deps import admin_user
 from kefu.server.security import issue_token
 from kefu.store import UserRecord
 from tests.server.helpers import RunningServer, chat, login, new_agent
 
-SAMPLE_PARAMS = {"session_id": "0123456789abcdef", "review_id": "1", "job_id": "abc123"}
+SAMPLE_PARAMS = {"session_id": "0123456789abcdef", "review_id": "1", "job_id": "abc123", "customer_id": "u-1"}
 
 
 def admin_operations(server: RunningServer) -> list[tuple[str, str]]:
@@ -42,20 +45,39 @@ def test_every_admin_route_requires_a_valid_token(sqlite_server: RunningServer) 
                 assert response.headers["www-authenticate"] == "Bearer"
 
 
-def test_agents_may_not_use_admin_only_routes(sqlite_server: RunningServer) -> None:
+def _needs_admin(dependant: Dependant) -> bool:
+    return any(dep.call is admin_user or _needs_admin(dep) for dep in dependant.dependencies)
+
+
+def test_roles_are_enforced_on_every_admin_route(sqlite_server: RunningServer) -> None:
+    """Walks the app's routes (through the routers they are included by), documented or not: each answers
+    401 without credentials; those that need an admin answer 403 to an agent, the others let agents in."""
+    routes = [
+        route
+        for route in iter_route_contexts(sqlite_server.app.routes)
+        if isinstance(route.original_route, APIRoute)
+        and route.path.startswith("/api/v1/admin/")
+        and route.path != "/api/v1/admin/login"
+    ]
+    operations = [(method, route) for route in routes for method in sorted(route.methods)]
+    admin_only = {(method, route.path) for method, route in operations if _needs_admin(route.dependant)}
+    # managing users, retraining and erasing data are for admins
+    assert {
+        ("GET", "/api/v1/admin/users"),
+        ("POST", "/api/v1/admin/users"),
+        ("POST", "/api/v1/admin/retrain"),
+    } | {(method, route.path) for method, route in operations if method == "DELETE"} <= admin_only
     with httpx.Client(base_url=sqlite_server.url) as http:
-        admin = login(http)
-        agent = new_agent(http, admin, "mei")
-        assert http.get("/api/v1/admin/users", headers=agent).status_code == 403
-        created = http.post(
-            "/api/v1/admin/users", headers=agent, json={"username": "x", "password": "12345678"}
-        )
-        assert created.status_code == 403
-        assert http.post("/api/v1/admin/retrain", headers=agent).status_code == 403
-        assert http.get("/api/v1/admin/me", headers=agent).json()["role"] == "agent"
-        assert (
-            http.post("/api/v1/admin/login", json={"username": "mei", "password": "wrong"}).status_code == 401
-        )
+        agent = new_agent(http, login(http), "mei")
+        for method, route in operations:
+            path = re.sub(r"\{(\w+)\}", lambda m: SAMPLE_PARAMS[m.group(1)], route.path)
+            body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+            assert http.request(method, path, **body).status_code == 401, (method, path)
+            answer = http.request(method, path, headers=agent, **body)
+            if (method, route.path) in admin_only:
+                assert answer.status_code == 403, (method, path, answer.text)
+            else:
+                assert answer.status_code not in (401, 403), (method, path, answer.text)
 
 
 def test_an_agent_claims_replies_and_the_customer_sees_it(client: httpx.Client) -> None:

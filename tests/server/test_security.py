@@ -1,4 +1,4 @@
-"""Bearer tokens, the signing secret and the first admin."""
+"""Bearer tokens, CSRF tokens, the signing secret and the first admin."""
 
 import stat
 from datetime import UTC, datetime
@@ -8,7 +8,7 @@ import pytest
 
 from kefu.errors import ConfigError
 from kefu.server.app import ensure_first_admin
-from kefu.server.security import issue_token, load_secret, verify_token
+from kefu.server.security import csrf_matches, csrf_token, issue_token, load_secret, verify_token
 from kefu.store import Repository, Store, UserRecord
 from tests.runtime.helpers import CHEAP_HASHER
 
@@ -32,6 +32,17 @@ def test_a_token_carries_the_user_and_is_checked() -> None:
     assert verify_token(secret, forged.split(".")[0] + "." + signature) is None
     assert verify_token(secret, issue_token(secret, USER, ttl=-1)[0]) is None
     assert verify_token(secret, "") is None and verify_token(secret, "a.b.c") is None
+
+
+def test_a_csrf_token_belongs_to_one_session_under_one_secret() -> None:
+    secret = b"0123456789abcdef0123"
+    token, _ = issue_token(secret, USER)
+    other, _ = issue_token(secret, UserRecord(8, "li", "agent", USER.created_at))
+    csrf = csrf_token(secret, token)
+    assert csrf_matches(secret, token, csrf) and csrf != csrf_token(secret, other)
+    assert not csrf_matches(secret, other, csrf) and not csrf_matches(b"another secret entirely", token, csrf)
+    assert not csrf_matches(secret, token, None) and not csrf_matches(secret, token, "é" + csrf[1:])
+    assert verify_token(secret, token[:-1] + "é") is None  # not a TypeError from compare_digest
 
 
 def test_the_secret_file_is_created_once_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

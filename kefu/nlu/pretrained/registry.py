@@ -173,7 +173,8 @@ def _from_pretrained(path: Path, **kwargs) -> torch.nn.Module:
     bar = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a bar for a sub-second load is noise in a CLI
     try:
-        model = BertModel.from_pretrained(path, local_files_only=True, **kwargs)
+        # safetensors only: a pytorch_model.bin beside it would be unpickled, and unpickling runs code
+        model = BertModel.from_pretrained(path, local_files_only=True, use_safetensors=True, **kwargs)
     finally:
         if bar:
             hf_logging.enable_progress_bar()

@@ -2,18 +2,26 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from kefu.runtime import TurnResult
 from kefu.runtime.recording import turns_after
-from kefu.server.deps import ServicesDep
-from kefu.server.schemas import ChatIn, ErrorOut, MessageOut, MessagesOut
+from kefu.server.deps import ServicesDep, chat_rate_limit
+from kefu.server.schemas import INVALID, MAX_DB_INT, ChatIn, ErrorOut, MessageOut, MessagesOut
 from kefu.store import NotFoundError
 
-router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
+router = APIRouter(
+    prefix="/api/v1/chat",
+    tags=["chat"],
+    dependencies=[Depends(chat_rate_limit)],
+    responses={
+        **INVALID,
+        429: {"model": ErrorOut, "description": "over the rate limit: wait Retry-After seconds"},
+    },
+)
 
 
-@router.post("", response_model=TurnResult, responses={422: {"model": ErrorOut}})
+@router.post("", response_model=TurnResult)
 def chat(body: ChatIn, services: ServicesDep) -> TurnResult:
     """Answer one customer message. Without ``session_id`` (or with an unknown one) a new conversation
     starts; the answer carries the ``session_id`` to send next time.
@@ -21,7 +29,9 @@ def chat(body: ChatIn, services: ServicesDep) -> TurnResult:
     While a human agent has the conversation (``handoff: true``) the reply text is empty: the agent's
     answer arrives through ``GET /api/v1/chat/{session_id}/messages``.
     """
-    result = services.bot.handle(body.session_id, body.text, explain=body.explain)
+    result = services.bot.handle(
+        body.session_id, body.text, explain=body.explain, customer_id=body.customer_id
+    )
     if result.decision is not None:
         services.metrics.turns.labels(result.decision).inc()
         if result.decision == "handoff":
@@ -33,7 +43,7 @@ def chat(body: ChatIn, services: ServicesDep) -> TurnResult:
 def messages(
     session_id: str,
     services: ServicesDep,
-    after: Annotated[int, Query(ge=-1, description="only turns with a larger seq")] = -1,
+    after: Annotated[int, Query(ge=-1, le=MAX_DB_INT, description="only turns with a larger seq")] = -1,
 ) -> MessagesOut:
     """The conversation's turns after ``after`` (all of them with the default), oldest first, and its
     status. The widget polls this every couple of seconds to show agent replies as they come."""

@@ -1,4 +1,4 @@
-"""Conversations and the handoff inbox: search, read, claim, answer as a human, hand back to the bot."""
+"""Conversations and the handoff inbox: search, read, claim, answer as a human, hand back or close."""
 
 from typing import Annotated, Literal
 
@@ -8,6 +8,7 @@ from kefu.dialogue import ConversationState
 from kefu.errors import DataError
 from kefu.server.deps import ServicesDep, UserDep
 from kefu.server.schemas import (
+    MAX_DB_INT,
     AgentReplyIn,
     ConversationDetail,
     ConversationOut,
@@ -31,7 +32,7 @@ def list_conversations(
     q: Annotated[str | None, Query(max_length=200, description="a session id, or words in any turn")] = None,
     status_: Annotated[Literal["bot", "handoff", "human", "closed"] | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
 ) -> list[ConversationOut]:
     """Conversations, most recently active first."""
     found = services.repo.list_conversations(query=q, status=status_, limit=limit, offset=offset)
@@ -88,9 +89,7 @@ def reply(session_id: str, body: AgentReplyIn, services: ServicesDep, user: User
 @router.post("/conversations/{session_id}/release", response_model=ConversationOut, responses=CONFLICT)
 def release(session_id: str, services: ServicesDep, user: UserDep) -> ConversationOut:
     """Hand the conversation back to the bot: its ticket is closed and the bot answers the next message."""
-    record = _conversation(services.repo, session_id)
-    if record.status == "human" and record.assigned_agent_id != user.user_id and not user.is_admin:
-        raise HTTPException(status.HTTP_409_CONFLICT, "another agent has this conversation")
+    record = _not_anothers(services.repo, session_id, user)
     services.repo.release_to_bot(session_id)
     try:
         state = ConversationState.from_dict(record.state)
@@ -101,10 +100,28 @@ def release(session_id: str, services: ServicesDep, user: UserDep) -> Conversati
     return ConversationOut.model_validate(services.repo.save_state(session_id, state.to_dict()))
 
 
+@router.post("/conversations/{session_id}/close", response_model=ConversationOut, responses=CONFLICT)
+def close(session_id: str, services: ServicesDep, user: UserDep) -> ConversationOut:
+    """End the conversation: its ticket is closed, and its slot values (what the customer told the bot)
+    are deleted except kefu.yml's ``privacy.keep_slots``. A new message from the customer starts a new
+    conversation."""
+    _not_anothers(services.repo, session_id, user)
+    keep = services.bot.project.settings.privacy.keep_slots
+    return ConversationOut.model_validate(services.repo.close_conversation(session_id, keep_slots=keep))
+
+
 def _conversation(repo: Repository, session_id: str) -> ConversationRecord:
     record = repo.get_conversation(session_id)
     if record is None:
         raise NotFoundError(f"unknown session {session_id!r}")
+    return record
+
+
+def _not_anothers(repo: Repository, session_id: str, user: Principal) -> ConversationRecord:
+    """The conversation, unless another agent has it (admins may take over)."""
+    record = _conversation(repo, session_id)
+    if record.status == "human" and record.assigned_agent_id != user.user_id and not user.is_admin:
+        raise HTTPException(status.HTTP_409_CONFLICT, "another agent has this conversation")
     return record
 
 

@@ -3,13 +3,22 @@ model's prediction (with per-word scores) for any text, which the queue shows be
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from kefu.server.deps import ServicesDep, UserDep
-from kefu.server.schemas import ErrorOut, IntentsOut, LabelIn, PredictIn, PredictOut, ReviewOut
+from kefu.server.schemas import (
+    MAX_DB_INT,
+    ErrorOut,
+    IntentsOut,
+    LabelIn,
+    PredictIn,
+    PredictOut,
+    ReviewOut,
+)
 
 router = APIRouter(tags=["reviews"])
 NOT_FOUND = {404: {"model": ErrorOut}}
+ReviewId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 
 
 @router.get("/reviews", response_model=list[ReviewOut])
@@ -18,7 +27,7 @@ def reviews(
     _: UserDep,
     status_: Annotated[Literal["pending", "labelled", "dismissed"], Query(alias="status")] = "pending",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
 ) -> list[ReviewOut]:
     """Reviews with ``status``, oldest first, each with the customer's text and the model's guess."""
     return [ReviewOut.model_validate(r) for r in services.repo.review_queue(status_, limit, offset)]
@@ -31,7 +40,7 @@ def intents(services: ServicesDep, _: UserDep) -> IntentsOut:
     return IntentsOut(intents=sorted(labels), model_version=services.bot.version)
 
 
-@router.post("/predict", response_model=PredictOut, responses={422: {"model": ErrorOut}})
+@router.post("/predict", response_model=PredictOut)
 def predict(body: PredictIn, services: ServicesDep, _: UserDep) -> PredictOut:
     """The answering model's prediction for ``text`` (nothing is recorded); with ``explain: true`` also a
     score per word for ``intent`` (default: the top-ranked one). The review queue highlights words with it."""
@@ -44,10 +53,8 @@ def predict(body: PredictIn, services: ServicesDep, _: UserDep) -> PredictOut:
     return PredictOut(**prediction.to_dict(), explanation=explanation, model_version=engine.version)
 
 
-@router.post(
-    "/reviews/{review_id}/label", response_model=ReviewOut, responses={**NOT_FOUND, 422: {"model": ErrorOut}}
-)
-def label(review_id: int, body: LabelIn, services: ServicesDep, user: UserDep) -> ReviewOut:
+@router.post("/reviews/{review_id}/label", response_model=ReviewOut, responses=NOT_FOUND)
+def label(review_id: ReviewId, body: LabelIn, services: ServicesDep, user: UserDep) -> ReviewOut:
     """Set the correct intent; the next retrain learns it (``data/reviewed.yml``)."""
     known = set(services.bot.intents) | {"out_of_scope"}
     if body.intent not in known:
@@ -59,6 +66,6 @@ def label(review_id: int, body: LabelIn, services: ServicesDep, user: UserDep) -
 
 
 @router.post("/reviews/{review_id}/dismiss", response_model=ReviewOut, responses=NOT_FOUND)
-def dismiss(review_id: int, services: ServicesDep, user: UserDep) -> ReviewOut:
+def dismiss(review_id: ReviewId, services: ServicesDep, user: UserDep) -> ReviewOut:
     """Drop a review without a label (noise, or the model was right after all)."""
     return ReviewOut.model_validate(services.repo.dismiss_review(review_id, user.user_id))

@@ -3,17 +3,16 @@
  * how much they made the model choose its intent) with retraining,
  * analytics charts (inline SVG drawn here), user management. Vanilla JS, no build step.
  *
- * Auth: POST /api/v1/admin/login returns a bearer token, kept in sessionStorage (gone when the tab
- * closes) and sent as "Authorization: Bearer ..." on every admin request; a 401 shows the login form.
- * Data is always inserted with textContent, never as HTML.
+ * Auth: POST /api/v1/admin/login sets the session as an HttpOnly cookie, which no script (so no injected
+ * one either) can read, and a CSRF cookie, whose value every write copies into the X-CSRF-Token header;
+ * a 401 shows the login form. Data is always inserted with textContent, never as HTML.
  */
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "kefu.admin.token";
+  var CSRF_COOKIE = "kefu_csrf";
   var REFRESH_MS = 2500;
   var S = {
-    token: sessionStorage.getItem(TOKEN_KEY),
     user: null,
     tab: "inbox",
     selected: { inbox: null, conversations: null },
@@ -44,13 +43,19 @@
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
 
+  function cookie(name) {
+    var found = document.cookie.split("; ").filter(function (c) { return c.indexOf(name + "=") === 0; })[0];
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+  }
+
   function api(method, path, body) {
-    var headers = { "Authorization": "Bearer " + S.token };
+    var headers = {};
+    if (method !== "GET") headers["X-CSRF-Token"] = cookie(CSRF_COOKIE);
     if (body !== undefined) headers["Content-Type"] = "application/json";
     return fetch("/api/v1/admin" + path, {
       method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (response) {
-      if (response.status === 401) { signOut(); throw new Error("signed out"); }
+      if (response.status === 401) { signedOut(); throw new Error("signed out"); }
       if (response.status === 204) return null;
       return response.json().then(function (data) {
         if (!response.ok) throw new Error(data.detail || response.statusText);
@@ -74,9 +79,8 @@
     $("login-username").focus();
   }
 
-  function signOut() {
-    S.token = null;
-    sessionStorage.removeItem(TOKEN_KEY);
+  function signedOut() {
+    S.user = null;
     clearTimeout(S.timer);
     showLogin();
   }
@@ -91,15 +95,15 @@
     }).then(function (response) {
       return response.json().then(function (data) {
         if (!response.ok) throw new Error(data.detail || "sign-in failed");
-        S.token = data.access_token;
-        sessionStorage.setItem(TOKEN_KEY, S.token);
         $("login-password").value = "";
         start();
       });
     }).catch(function (error) { $("login-error").textContent = error.message; });
   });
 
-  $("logout").addEventListener("click", signOut);
+  $("logout").addEventListener("click", function () {
+    api("POST", "/logout").catch(function () { /* signed out either way */ }).then(signedOut);
+  });
 
   function start() {
     api("GET", "/me").then(function (user) {
@@ -135,7 +139,7 @@
 
   function refresh() {
     clearTimeout(S.timer);
-    if (!S.token) return;
+    if (!S.user) return;
     Promise.resolve(LOADERS[S.tab]()).catch(function () { /* shown where it matters */ }).then(function () {
       if (LIVE[S.tab]) S.timer = setTimeout(refresh, REFRESH_MS);
     });
@@ -338,8 +342,10 @@
       var share = t.score / strongest;
       var colour = (share >= 0 ? "34,197,94," : "239,68,68,") + (0.6 * Math.abs(share)).toFixed(2);
       out.appendChild(document.createTextNode(chars.slice(pos, t.start).join("")));
-      out.appendChild(el("span", { className: "attr", text: t.token, style: "background: rgba(" + colour + ")",
-        title: (t.score >= 0 ? "+" : "") + t.score.toFixed(3) }));
+      var word = el("span", { className: "attr", text: t.token,
+        title: (t.score >= 0 ? "+" : "") + t.score.toFixed(3) });
+      word.style.background = "rgba(" + colour + ")";  // not a style attribute: the page's CSP refuses those
+      out.appendChild(word);
       pos = t.end;
     });
     out.appendChild(document.createTextNode(chars.slice(pos).join("")));
@@ -493,5 +499,5 @@
     }).catch(function (error) { $("user-message").textContent = error.message; });
   });
 
-  if (S.token) start(); else showLogin();
+  start();  // the session cookie may still be valid: a 401 shows the login form
 })();

@@ -105,7 +105,6 @@
 
   var root = el("div", "kefu-root");
   root.setAttribute("data-kefu", "");
-  var style = el("style", null, CSS);
   var panel = el("div", "kefu-panel");
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-label", title);
@@ -147,7 +146,6 @@
     '<path d="M8 9.5h8M8 12.5h5" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>';
   var dot = el("span", "kefu-dot");
   launcher.appendChild(dot);
-  root.appendChild(style);
   root.appendChild(panel);
   root.appendChild(launcher);
 
@@ -331,7 +329,20 @@
     submit(text);
   });
 
+  // A stylesheet built in script is not inline style to a Content-Security-Policy, so the widget keeps
+  // its looks on pages (kefu's own among them) that forbid inline styles; older browsers get a <style>.
+  function addStyles() {
+    if ("adoptedStyleSheets" in document && "replaceSync" in CSSStyleSheet.prototype) {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+    } else {
+      root.appendChild(el("style", null, CSS));
+    }
+  }
+
   function mount() {
+    addStyles();
     document.body.appendChild(root);
     setStatus("bot");
   }
