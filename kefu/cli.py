@@ -334,22 +334,23 @@ def erase(
     ] = None,
     database: Database = None,
 ) -> None:
-    """Delete one conversation, or every conversation of a customer, with everything in them."""
+    """Delete one conversation, or every conversation of a customer, with everything in them (their
+    reviewed turns in data/reviewed.yml included)."""
     if (session is None) == (customer is None):
         _fail("give one of --session ID or --customer ID")
     from kefu.project import load_project
 
-    repo = _repository(load_project(project_dir), database)
+    erasure = _erasure(load_project(project_dir), database)
     try:
         if session is not None:
-            if not repo.delete_conversation(session):
+            if not erasure.delete_conversation(session):
                 _fail(f"no conversation with session id {session!r}")
             out.print(f"deleted conversation {session}", highlight=False)
         else:
-            deleted = repo.erase_customer(customer)
+            deleted = erasure.erase_customer(customer)
             out.print(f"deleted {_conversations(deleted)} of customer {customer}", highlight=False)
     finally:
-        repo.store.dispose()
+        erasure.repo.store.dispose()
 
 
 @app.command(
@@ -368,27 +369,29 @@ def purge(
     ] = None,
     database: Database = None,
 ) -> None:
-    """Delete conversations nobody has written in for the retention period, with everything in them."""
+    """Delete conversations nobody has written in for the retention period, with everything in them (their
+    reviewed turns in data/reviewed.yml included)."""
     from kefu.project import load_project
 
     project = load_project(project_dir)
     days = days or project.settings.privacy.retention_days
     if days is None:
         _fail(f"no retention period: pass --days N or set privacy.retention_days in {project.settings_file}")
-    repo = _repository(project, database)
+    erasure = _erasure(project, database)
     try:
-        deleted = repo.purge_older_than(days)
+        deleted = erasure.purge_older_than(days)
     finally:
-        repo.store.dispose()
+        erasure.repo.store.dispose()
     out.print(f"deleted {_conversations(deleted)} inactive for more than {days} days", highlight=False)
 
 
-def _repository(project, database: str | None):
-    """The store of the project's conversations: ``database``, else the one its server uses."""
-    from kefu.runtime import default_database_url
+def _erasure(project, database: str | None):
+    """Deletion from the store of the project's conversations (``database``, else the one its server
+    uses) and from the project's files made of them."""
+    from kefu.runtime import Erasure, default_database_url
     from kefu.store import open_repository
 
-    return open_repository(database or default_database_url(project.root))
+    return Erasure(open_repository(database or default_database_url(project.root)), project)
 
 
 def _conversations(count: int) -> str:

@@ -446,6 +446,11 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model
 
 
+def setting_line(file: Path, loc: tuple) -> int:
+    """The line of the setting at ``loc`` (e.g. ``("privacy", "keep_slots", 0)``) in a valid settings file."""
+    return _line_of(yaml.compose(file.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader), loc)
+
+
 def _line_of(root: yaml.Node | None, loc: tuple) -> int:
     """The line of the deepest key (or list item) of ``loc`` found in the YAML; 1 when none is."""
     node, line = root, 1

@@ -6,7 +6,8 @@ The files are checked in the order the bot uses them, and each check uses what t
 2. ``data/nlu.yml``: loads, has no duplicates, contradictions or thin intents, has examples in every
    language of the bot, and annotated entities of a ``kefu.yml`` regex type match that regex;
 3. ``domain.yml``: checked against the intents of the training data and the entity types the bot can
-   produce (annotated in the data, the built-in rules, the ``kefu.yml`` regexes);
+   produce (annotated in the data, the built-in rules, the ``kefu.yml`` regexes); then the slots that
+   ``kefu.yml``'s ``privacy.keep_slots`` names must be slots of a valid domain;
 4. ``knowledge/``: every FAQ and document file reads, FAQ files have a ``question,answer`` header;
 5. the sentiment data, when ``kefu.yml`` enables it: loads, and uses only negative/neutral/positive.
 
@@ -14,6 +15,7 @@ Problems that do not stop the bot from working read ``file:LINE: warning: messag
 validator); :func:`is_warning` tells them apart.
 """
 
+import difflib
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -22,7 +24,15 @@ from kefu.data import Example, load_examples, sentiment_label_issues, validate
 from kefu.dialogue import detect_language, load_domain, validate_domain
 from kefu.errors import KefuError
 from kefu.knowledge.documents import DOCUMENT_SUFFIXES, FAQ_SUFFIXES, read_document, read_faq
-from kefu.project.settings import DOMAIN_FILE, KNOWLEDGE_DIR, NLU_FILE, ProjectSettings, read_settings
+from kefu.project.settings import (
+    DOMAIN_FILE,
+    KNOWLEDGE_DIR,
+    NLU_FILE,
+    SETTINGS_FILE,
+    ProjectSettings,
+    read_settings,
+    setting_line,
+)
 
 # Fewer examples than this in one language and the model barely learns the intent in that language.
 MIN_PER_LANGUAGE = 3
@@ -38,7 +48,10 @@ def validate_project(path: str | Path) -> list[str]:
     settings, problems = read_settings(root)
     examples, nlu_problems = check_nlu(root / NLU_FILE, settings)
     problems += nlu_problems
-    problems += check_domain(root / DOMAIN_FILE, examples, settings)
+    domain_problems = check_domain(root / DOMAIN_FILE, examples, settings)
+    problems += domain_problems
+    if settings is not None and not errors_only(domain_problems):
+        problems += check_kept_slots(root / SETTINGS_FILE, settings, root / DOMAIN_FILE)
     problems += check_knowledge(root / KNOWLEDGE_DIR)
     if settings is not None and settings.sentiment.enabled:
         problems += check_sentiment(root / settings.sentiment.data)
@@ -183,6 +196,23 @@ def _language_mismatch(path: Path, settings: ProjectSettings) -> list[str]:
             f"[{', '.join(settings.languages)}]; replies exist only in the domain's languages",
         )
     ]
+
+
+def check_kept_slots(settings_file: Path, settings: ProjectSettings, domain_file: Path) -> list[str]:
+    """Warn about ``privacy.keep_slots`` names that are no slot of the (valid) domain: such a typo keeps
+    nothing, so the slot it meant is deleted when a conversation closes."""
+    slots = list(load_domain(domain_file).slots)
+    problems = []
+    for index, name in enumerate(settings.privacy.keep_slots):
+        if name in slots:
+            continue
+        close = difflib.get_close_matches(name, slots, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        line = setting_line(settings_file, ("privacy", "keep_slots", index))
+        problems.append(
+            warning(str(settings_file), line, f"privacy.keep_slots: no slot {name!r} in {domain_file.name}{hint}")
+        )
+    return problems
 
 
 # --- knowledge ------------------------------------------------------------------------------------

@@ -19,14 +19,17 @@ from kefu.runtime.bot import (
     TurnResult,
     default_database_url,
 )
+from kefu.runtime.erasure import Erasure
 from kefu.runtime.privacy import redact
-from kefu.runtime.retrain import RetrainJobs, export_reviewed
+from kefu.runtime.retrain import RetrainJobs
+from kefu.runtime.reviewed import export_reviewed
 from kefu.runtime.training import train_project
 
 __all__ = [
     "Bot",
     "Button",
     "EntityOut",
+    "Erasure",
     "MessageError",
     "Reply",
     "RetrainJobs",

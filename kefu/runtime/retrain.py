@@ -1,9 +1,9 @@
 """Retrain from reviewed turns while the bot keeps answering, then swap the new model in.
 
-A job: write every labelled review to ``data/reviewed.yml`` (the user's ``data/nlu.yml`` is never
-touched) -> :func:`train_project` (the model retrains because its training files changed; the knowledge
-index only if ``knowledge/`` changed) -> :meth:`Bot.swap_model`. The old model answers until the new one
-is fully loaded.
+A job: regenerate ``data/reviewed.yml`` from the labelled reviews (:mod:`kefu.runtime.reviewed`; the
+user's ``data/nlu.yml`` is never touched) -> :func:`train_project` (the model retrains because its
+training files changed; the knowledge index only if ``knowledge/`` changed) -> :meth:`Bot.swap_model`.
+The old model answers until the new one is fully loaded.
 
 A job's progress is a small JSON file in ``models/jobs/``, rewritten atomically after every step and
 epoch, so whichever server worker is asked can report it, not only the one running it.
@@ -14,67 +14,19 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kefu.data import load_examples
-from kefu.entities import parse_inline
 from kefu.errors import KefuError
-from kefu.project import Project
 from kefu.runtime.bot import Bot
-from kefu.runtime.training import nlu_model_dir, reviewed_file, train_project
-from kefu.store import ConflictError, NotFoundError, Repository
+from kefu.runtime.reviewed import export_reviewed, write_atomic
+from kefu.runtime.training import nlu_model_dir, train_project
+from kefu.store import ConflictError, NotFoundError
 
 log = logging.getLogger("kefu.runtime")
 
 JOBS_DIR = "jobs"
-PAGE = 200
-REVIEWED_HEADER = (
-    "# Written by kefu from reviews labelled in the dashboard, and trained on with data/nlu.yml.\n"
-    "# Edit or delete entries freely: a retrain rewrites it from the labelled reviews plus what it holds.\n"
-)
-
-
-def export_reviewed(repo: Repository, project: Project) -> tuple[int, int]:
-    """Merge the labelled reviews into ``data/reviewed.yml``; return (examples in the file, added now).
-
-    Examples already in the file stay (hand edits included); a text labelled again takes its latest label.
-    Texts that look like entity markup (``[x](type)``) are left out: the loader would read them as markup.
-    """
-    path = reviewed_file(project)
-    labels: dict[str, str] = {}
-    if path.is_file():
-        for example in load_examples(path):
-            labels[example.text] = example.label
-    before = dict(labels)
-    offset = 0
-    while True:
-        page = repo.review_queue("labelled", limit=PAGE, offset=offset)
-        for review in sorted(page, key=lambda r: r.reviewed_at or r.created_at):
-            text = " ".join(review.text.split())
-            if text and review.corrected_intent and parse_inline(text)[0] == text:
-                labels[text] = review.corrected_intent
-        if len(page) < PAGE:
-            break
-        offset += PAGE
-    if labels == before:
-        return len(labels), 0
-    by_intent: dict[str, list[str]] = {}
-    for text, intent in labels.items():
-        by_intent.setdefault(intent, []).append(text)
-    data = {
-        "version": "3.1",
-        "nlu": [{"intent": i, "examples": texts} for i, texts in sorted(by_intent.items())],
-    }
-    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
-    _write_atomic(path, REVIEWED_HEADER + body)
-    added = sum(1 for text, intent in labels.items() if before.get(text) != intent)
-    return len(labels), added
 
 
 class RetrainJobs:
@@ -174,7 +126,7 @@ class RetrainJobs:
         self._save(job)
 
     def _save(self, job: dict[str, Any]) -> None:
-        _write_atomic(self.folder / f"{job['id']}.json", json.dumps(job, ensure_ascii=False, indent=1))
+        write_atomic(self.folder / f"{job['id']}.json", json.dumps(job, ensure_ascii=False, indent=1))
 
     def _load(self, job_id: str) -> dict[str, Any] | None:
         if not job_id.isalnum():
@@ -212,10 +164,3 @@ def _public(job: dict[str, Any]) -> dict[str, Any]:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -27,7 +27,7 @@ from kefu.errors import KefuError
 from kefu.knowledge import Embedder
 from kefu.project import load_project
 from kefu.project.settings import ServerSettings
-from kefu.runtime import Bot, MessageError, RetrainJobs, default_database_url
+from kefu.runtime import Bot, Erasure, MessageError, RetrainJobs, default_database_url
 from kefu.server.deps import Services, current_user, plain_url
 from kefu.server.limits import LoginThrottle, TokenBucket
 from kefu.server.metrics import Metrics, MetricsMiddleware
@@ -91,9 +91,11 @@ def create_app(
     ensure_first_admin(repo)
     metrics = Metrics()
     limits = server_settings or project.settings.server
+    erasure = Erasure(repo, project)
     services = Services(
         bot,
         repo,
+        erasure,
         RetrainJobs(bot),
         load_secret(project.root),
         metrics,
@@ -107,7 +109,7 @@ def create_app(
         description=DESCRIPTION,
         dependencies=[Depends(plain_url)],
         # kefu.yml privacy.retention_days: old conversations are purged while the server runs
-        lifespan=retention_lifespan(repo, project.settings.privacy.retention_days),
+        lifespan=retention_lifespan(erasure, project.settings.privacy.retention_days),
     )
     app.state.services = services
     _add_error_handlers(app)

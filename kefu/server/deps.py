@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from kefu.runtime import Bot, RetrainJobs
+from kefu.runtime import Bot, Erasure, RetrainJobs
 from kefu.server.limits import LoginThrottle, TokenBucket
 from kefu.server.metrics import Metrics
 from kefu.server.security import (
@@ -26,11 +26,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass
 class Services:
-    """One app's bot, store, retrain jobs, signing secret, metrics and request limits (on
+    """One app's bot, store, erasure, retrain jobs, signing secret, metrics and request limits (on
     ``app.state.services``)."""
 
     bot: Bot
     repo: Repository
+    erasure: Erasure
     jobs: RetrainJobs
     secret: bytes
     metrics: Metrics

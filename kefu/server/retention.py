@@ -1,9 +1,10 @@
 """The retention job: while the server runs, conversations inactive for ``privacy.retention_days`` are
-deleted, once at start and then every :data:`PURGE_INTERVAL_SECONDS`.
+deleted with what came of them (:class:`kefu.runtime.Erasure`), once at start and then every
+:data:`PURGE_INTERVAL_SECONDS`.
 
 Every worker of ``kefu serve --workers N`` runs its own job; that is harmless, because a purge is one
-DELETE statement (:meth:`Repository.purge_older_than`). The log says how many conversations went, never
-what was in them.
+DELETE statement (:meth:`Repository.purge_older_than`) and a rewrite of ``data/reviewed.yml`` under a
+lock. The log says how many conversations went, never what was in them.
 """
 
 import logging
@@ -14,7 +15,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
-from kefu.store import Repository, StoreError
+from kefu.runtime import Erasure
+from kefu.store import StoreError
 
 log = logging.getLogger("kefu.server")
 
@@ -23,10 +25,10 @@ STOP_TIMEOUT_SECONDS = 10.0  # a purge under way at shutdown gets this long to f
 
 
 class RetentionJob:
-    """A daemon thread purging ``repo`` of conversations older than ``days``: start(), later stop()."""
+    """A daemon thread purging conversations older than ``days``: start(), later stop()."""
 
-    def __init__(self, repo: Repository, days: int, interval: float | None = None) -> None:
-        self.repo = repo
+    def __init__(self, erasure: Erasure, days: int, interval: float | None = None) -> None:
+        self.erasure = erasure
         self.days = days
         # read when the job is made, not imported, so tests can shorten the module's interval
         self.interval = PURGE_INTERVAL_SECONDS if interval is None else interval
@@ -43,11 +45,12 @@ class RetentionJob:
             self._thread.join(STOP_TIMEOUT_SECONDS)
 
     def purge(self) -> int | None:
-        """One purge; how many conversations it deleted, or None when the database failed (logged)."""
+        """One purge; how many conversations it deleted, or None when the database or the project's files
+        failed (logged)."""
         try:
-            deleted = self.repo.purge_older_than(self.days)
-        except (StoreError, SQLAlchemyError) as error:
-            # the next run tries again; a database that is down must not end the job
+            deleted = self.erasure.purge_older_than(self.days)
+        except (StoreError, SQLAlchemyError, OSError) as error:
+            # the next run tries again; a database that is down or a full disk must not end the job
             log.warning("retention: purge failed: %s", str(error).splitlines()[0])
             return None
         log.info("retention: deleted %d conversations inactive for more than %d days", deleted, self.days)
@@ -60,7 +63,7 @@ class RetentionJob:
 
 
 def retention_lifespan(
-    repo: Repository, days: int | None
+    erasure: Erasure, days: int | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The app's lifespan: a :class:`RetentionJob` from startup to shutdown when ``days`` is set."""
 
@@ -69,7 +72,7 @@ def retention_lifespan(
         if days is None:
             yield
             return
-        job = RetentionJob(repo, days)
+        job = RetentionJob(erasure, days)
         job.start()
         try:
             yield

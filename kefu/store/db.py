@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kefu.store.columns import dumps_json
 from kefu.store.errors import StoreError
+from kefu.store.nul_characters import refuse_nul_characters
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEFAULT_SQLITE_PATH = "kefu.db"
@@ -104,6 +105,7 @@ class Store:
         except (NoSuchModuleError, ArgumentError, ImportError) as error:
             raise StoreError(f"cannot use database URL {safe_url(self.url)}: {error}") from None
         event.listen(self.engine, "handle_error", self._on_error)
+        event.listen(self.engine, "before_cursor_execute", refuse_nul_characters)
         if self.is_sqlite:
             event.listen(self.engine, "connect", self._on_sqlite_connect)
             event.listen(self.engine, "begin", self._on_sqlite_begin)

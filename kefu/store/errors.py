@@ -3,7 +3,8 @@
 StoreError
  +-- NotFoundError      an unknown session id, ticket, review, turn or user
  +-- ConflictError      a duplicate username, or a ticket already claimed by another agent / closed
- +-- InvalidValueError  a role, status or rating outside its allowed values (also a ValueError)
+ +-- InvalidValueError  a role, status or rating outside its allowed values, a text with a NUL character
+                        (also a ValueError)
 """
 
 from kefu.errors import KefuError

@@ -1,7 +1,9 @@
 """Deleting conversations: on request (a customer's right to erasure) and by age (retention policy).
 
 Turns, handoff tickets, reviews and feedback go with their conversation through ON DELETE CASCADE
-foreign keys (enforced on SQLite because `Store` turns `foreign_keys` on for every connection).
+foreign keys (enforced on SQLite because `Store` turns `foreign_keys` on for every connection). This is
+the database only: `kefu.runtime.Erasure` also removes the deleted reviews from a project's
+data/reviewed.yml, and is what the server and the CLI use.
 """
 
 from __future__ import annotations

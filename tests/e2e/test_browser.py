@@ -2,7 +2,7 @@
 
 The customer asks a question the knowledge base answers (with its source), then asks for a person; an
 agent signs in to /admin, claims the conversation and replies; the reply appears in the customer's
-widget through its polling. Both pages run under their Content-Security-Policy, which must refuse
+widget through its polling. The agent closes another conversation, whose order number is then gone. Both pages run under their Content-Security-Policy, which must refuse
 nothing they do; the dashboard's session is a cookie that outlives a reload and goes at sign-out.
 Screenshots for the README go to docs/screenshots/.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
+from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, chat, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -38,6 +38,16 @@ def server(tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("KEFU_SECRET", TEST_SECRET)
     with start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}") as running:
         yield running
+
+
+def _handed_off_with_an_order_id(server: RunningServer) -> str:
+    """A conversation through the chat API that filled the order_id slot, then asked for a person."""
+    with httpx.Client(base_url=server.url) as http:
+        session = chat(http, "where is my order")["session_id"]
+        chat(http, "A12345", session)
+        assert chat(http, "talk to a human", session)["handoff"]
+    assert server.services.repo.get_conversation(session).state["slots"] == {"order_id": "A12345"}
+    return session
 
 
 @pytest.fixture()
@@ -119,6 +129,19 @@ def test_customer_and_agent_talk_through_the_widget_and_the_dashboard(server: Ru
     expect(agent.locator("#review-rows .attr")).to_have_text(["tell", "me", "a", "joke"])
     agent.click("#tabs button[data-tab=users]")
     expect(agent.locator("#user-rows tr")).to_have_count(1)
+
+    # closing a conversation ends it, takes it out of the inbox and deletes what the customer told the bot
+    session = _handed_off_with_an_order_id(server)
+    agent.click("#tabs button[data-tab=inbox]")
+    waiting = agent.locator(f"#open-tickets li[data-session='{session}']")
+    waiting.click()
+    expect(agent.locator("#inbox-detail .transcript")).to_contain_text("A12345")
+    agent.click("#close")
+    expect(agent.locator("#inbox-detail .badge")).to_have_text("closed")
+    expect(waiting).to_have_count(0)
+    expect(agent.locator("#close")).to_have_count(0)
+    closed = server.services.repo.get_conversation(session)
+    assert closed.status == "closed" and closed.state["slots"] == {}
 
     # the session is an HttpOnly cookie: it survives a reload, no script can read it, sign-out ends it
     agent.reload()

@@ -145,6 +145,16 @@ def test_languages_of_settings_and_domain_differ(project: Path):
     ]
 
 
+def test_kept_slot_the_domain_does_not_have_is_a_warning_at_its_line(project: Path):
+    settings = project / "kefu.yml"
+    edit(settings, "  redact: true\n", "  redact: true\n  keep_slots:\n    - order_id\n    - order_number\n")
+    line = line_of(settings, "    - order_number")
+    assert validate_project(project) == [
+        (f"{settings}:{line}: warning: privacy.keep_slots: no slot 'order_number' in domain.yml "
+        "(did you mean 'order_id'?)")
+    ]
+
+
 def test_not_a_project(tmp_path: Path):
     assert validate_project(tmp_path / "nowhere") == [f"{tmp_path / 'nowhere'}: project folder not found"]
     problems = validate_project(tmp_path)

@@ -17,6 +17,9 @@ import pytest
 
 from kefu.privacy import Redactor
 from kefu.privacy.scoring import read_corpus
+from kefu.project import load_project
+from kefu.runtime import export_reviewed
+from kefu.runtime.training import reviewed_file
 from kefu.server import retention
 from kefu.store import Repository, Store, StoreError
 from kefu.store.columns import utcnow
@@ -96,6 +99,31 @@ def test_admins_erase_a_customer_or_a_conversation_and_nothing_of_it_is_left(
     assert leaks(store, [kept, "cust-kept", other]) == []
     again = client.delete(f"/api/v1/admin/conversations/{other}", headers=admin)
     assert again.status_code == 404 and other in again.json()["detail"]
+
+
+def test_erasing_a_customer_removes_their_reviewed_turns_from_data_reviewed_yml(
+    private_project: Path, db_url: str
+) -> None:
+    project = load_project(private_project)
+    with start_server(private_project, db_url) as running, httpx.Client(base_url=running.url) as http:
+        admin = login(http)
+        erased, kept = "what is the weather tomorrow", "tell me a joke"  # both are sure to be reviewed
+        for text, customer_id in ((erased, "cust-erased"), (kept, "cust-kept")):
+            _send(http, text, customer_id=customer_id)
+        reviews = http.get("/api/v1/admin/reviews", headers=admin).json()
+        assert sorted(review["text"] for review in reviews) == sorted([erased, kept])
+        for review in reviews:
+            labelled = http.post(f"/api/v1/admin/reviews/{review['id']}/label", headers=admin,
+                                 json={"intent": "out_of_scope"})
+            assert labelled.status_code == 200
+        export_reviewed(running.services.repo, project)  # what a retrain does first
+        assert erased in reviewed_file(project).read_text(encoding="utf-8")
+
+        assert http.delete("/api/v1/admin/customers/cust-erased", headers=admin).json() == {"deleted": 1}
+        assert erased not in reviewed_file(project).read_text(encoding="utf-8")
+        assert kept in reviewed_file(project).read_text(encoding="utf-8")
+        assert http.delete("/api/v1/admin/customers/cust-kept", headers=admin).json() == {"deleted": 1}
+    assert not reviewed_file(project).exists()  # nothing labelled is left: the module's project is as it was
 
 
 @pytest.mark.parametrize("customer_id", ["li@example.com", "Li Wei", "x" * 129, ""])

@@ -157,3 +157,22 @@ def test_model_outputs_are_accepted_as_they_come(repo):
     assert stored.confidence == 0.75 and stored.oos is False
     assert stored.entities == [{"score": 0.5, "span": [0, 2]}]
     assert (stored.sentiment, stored.sentiment_score) == ("negative", -0.7)
+
+
+def test_a_nul_character_is_refused_naming_its_field_on_every_backend(repo):
+    """PostgreSQL cannot store NUL and SQLite could: the store refuses it on both, before either sees it."""
+    sid = repo.get_or_create_conversation(None).session_id
+    refused = {
+        "turns.text": lambda: repo.add_turn(sid, "customer", "where is my order\x00"),
+        "turns.entities": lambda: repo.add_turn(sid, "customer", "hi", entities=[{"value": "A1\x00"}]),
+        "conversations.state": lambda: repo.save_state(sid, {"slots": {"order\x00id": "A12345"}}),
+        "conversations.channel": lambda: repo.get_or_create_conversation(None, channel="web\x00"),
+        "customer_id": lambda: repo.erase_customer("cust\x00"),
+        "session_id": lambda: repo.get_conversation(sid + "\x00"),
+    }
+    for field, call in refused.items():
+        with pytest.raises(InvalidValueError, match=rf"^{field} must not contain NUL characters"):
+            call()
+    # nothing of it was stored, and the store still works
+    assert repo.history(sid) == [] and repo.get_conversation(sid).state == {}
+    assert repo.add_turn(sid, "customer", "where is my order").seq == 0

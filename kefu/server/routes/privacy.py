@@ -22,8 +22,9 @@ CustomerId = Annotated[
 
 @router.delete("/conversations/{session_id}", response_model=DeletedOut, responses={404: {"model": ErrorOut}})
 def delete_conversation(session_id: str, services: ServicesDep, _: AdminDep) -> DeletedOut:
-    """Delete the conversation with its turns, tickets, reviews and feedback; 404 if there is none."""
-    if not services.repo.delete_conversation(session_id):
+    """Delete the conversation with its turns, tickets, reviews and feedback, and its reviewed turns'
+    examples in ``data/reviewed.yml``; 404 if there is none."""
+    if not services.erasure.delete_conversation(session_id):
         raise NotFoundError(f"unknown session {session_id!r}")
     return DeletedOut(deleted=1)
 
@@ -31,5 +32,5 @@ def delete_conversation(session_id: str, services: ServicesDep, _: AdminDep) -> 
 @router.delete("/customers/{customer_id}", response_model=DeletedOut)
 def erase_customer(customer_id: CustomerId, services: ServicesDep, _: AdminDep) -> DeletedOut:
     """Delete every conversation the customer had (as ``customer_id`` of ``POST /api/v1/chat``), with
-    everything attached; ``deleted`` is 0 for a customer with none."""
-    return DeletedOut(deleted=services.repo.erase_customer(customer_id))
+    everything attached, ``data/reviewed.yml`` examples included; ``deleted`` is 0 for a customer with none."""
+    return DeletedOut(deleted=services.erasure.erase_customer(customer_id))

@@ -1,5 +1,5 @@
 /*
- * kefu dashboard: inbox (claim, reply, hand back), conversations, review queue (words highlighted by
+ * kefu dashboard: inbox (claim, reply, hand back, close), conversations, review queue (words highlighted by
  * how much they made the model choose its intent) with retraining,
  * analytics charts (inline SVG drawn here), user management. Vanilla JS, no build step.
  *
@@ -230,6 +230,12 @@
         if (mine || (conversation.status === "human" && S.user.role === "admin")) {
           actions.appendChild(el("button", { className: "secondary", text: "Hand back to bot", id: "release",
             onclick: function () { act(api("POST", "/conversations/" + sessionId + "/release")); } }));
+        }
+        // the server refuses to close another agent's conversation to anyone but an admin
+        if (conversation.status !== "closed" && (conversation.status !== "human" || mine || S.user.role === "admin")) {
+          actions.appendChild(el("button", { className: "danger", text: "Close", id: "close",
+            title: "End the conversation and delete its slot values · 结束会话并删除槽位值",
+            onclick: function () { act(api("POST", "/conversations/" + sessionId + "/close")); } }));
         }
         reply.hidden = !mine;
         if (data.turns.length && data.turns[data.turns.length - 1].seq !== shownTurns) {
