@@ -25,10 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets
 from common import LATENCY_SAMPLES, dir_bytes, p50_ms, run_baseline
 
-import kefu
 from kefu.nlu.evaluate import evaluate_model
 from kefu.nlu.oos import canonical_label, oos_metrics
-from kefu.training import TrainConfig
+from kefu.training import TrainConfig, fit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "nlu.json"
 # task -> (reader, what the task measures)
@@ -45,7 +44,8 @@ TASKS = {
 
 def run_kefu(train, val, test, cfg: TrainConfig, kind: str) -> dict:
     start = time.perf_counter()
-    model = kefu.train(train, cfg, val=val, progress=sys.stderr.isatty())
+    # one line per epoch on stderr: these runs take many minutes, also when stderr is a log file
+    model = fit(train, cfg, val_examples=val, progress=sys.stderr.isatty(), on_epoch=_log_epoch)
     seconds = time.perf_counter() - start
     report = evaluate_model(model, test).to_dict()
     texts = [e.text for e in test]
@@ -66,6 +66,11 @@ def run_kefu(train, val, test, cfg: TrainConfig, kind: str) -> dict:
     if kind == "slots":
         row["slot_f1"] = report["entities"]["f1"]
     return row
+
+
+def _log_epoch(record: dict) -> None:
+    print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()),
+          file=sys.stderr, flush=True)
 
 
 def run_task(name: str, encoder: str, overrides: dict) -> list[dict]:

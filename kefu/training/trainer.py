@@ -43,13 +43,40 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class _Optimizer:
+    """AdamW for the dense weights and lazy (sparse) Adam for the n-gram table, stepped and scheduled as one."""
+
+    def __init__(self, net: IntentNetwork, cfg: TrainConfig, total: int):
+        table = [p for name, p in net.named_parameters() if name.startswith("ngrams") and p.requires_grad]
+        self.dense = [p for name, p in net.named_parameters() if not name.startswith("ngrams") and p.requires_grad]
+        self.parts = [torch.optim.AdamW(_param_groups(net, cfg), lr=cfg.lr)]
+        if table:
+            self.parts.append(torch.optim.SparseAdam(table, lr=cfg.lr))
+        warmup = int(cfg.warmup * total)
+        self.schedules = [
+            torch.optim.lr_scheduler.LambdaLR(part, lr_factor(cfg.schedule, total, warmup)) for part in self.parts
+        ]
+        self.clip = cfg.clip
+
+    def step(self, loss: torch.Tensor) -> None:
+        for part in self.parts:
+            part.zero_grad(set_to_none=True)
+        loss.backward()
+        # the sparse table stays out of clipping: its rows are independent counts, not a deep path
+        torch.nn.utils.clip_grad_norm_(self.dense, self.clip)
+        for part, schedule in zip(self.parts, self.schedules, strict=True):
+            part.step()
+            schedule.step()
+
+
 def _param_groups(net: IntentNetwork, cfg: TrainConfig) -> list[dict]:
-    """Decay only weight matrices (not embeddings, biases or norms); pretrained layers learn at `encoder_lr`."""
+    """The dense weights' groups: decay only weight matrices (not embeddings, biases or norms); pretrained
+    layers learn at `encoder_lr`."""
     groups: dict[tuple[bool, bool], list] = {}
     for name, p in net.named_parameters():
-        if not p.requires_grad:
+        if not p.requires_grad or name.startswith("ngrams"):
             continue
-        is_table = name.startswith(("encoder.tok", "encoder.pos", "ngrams"))
+        is_table = name.startswith(("encoder.tok", "encoder.pos"))
         pretrained = net.cfg.pretrained is not None and name.startswith("encoder.")
         groups.setdefault((p.dim() >= 2 and not is_table, pretrained), []).append(p)
     return [
@@ -217,8 +244,7 @@ def fit(
             entity_f1 = entity_scores([list(e.entities) for e in val_examples], found)["f1"]
         return heads.intent[:n], heads.sentiment[n:] if heads.sentiment is not None else None, entity_f1
 
-    opt = torch.optim.AdamW(_param_groups(net, cfg), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.schedule, total, int(cfg.warmup * total)))
+    opt = _Optimizer(net, cfg, total)
     rng = random.Random(cfg.seed)
 
     best_f1, best_state, stale = -math.inf, None, 0
@@ -261,11 +287,7 @@ def fit(
                         gold = _pad_tags([tag_targets[i] for i in batch_idx], batch_ids)
                         # a batch of sentiment examples only has no tag to learn: _head_loss makes that 0, not NaN
                         loss = loss + _head_loss(out.tags.flatten(0, 1), gold.flatten(), 0.0)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
-                    opt.step()
-                    sched.step()
+                    opt.step(loss)
                     running += loss.item()
                     bar.update(task, advance=1, epoch=epoch, loss=running / step)
                 net.eval()
