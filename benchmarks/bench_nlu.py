@@ -40,6 +40,13 @@ TASKS = {
     "waimai": (datasets.waimai, "sentiment"),
     "sst2": (datasets.sst2, "sentiment"),
 }
+# Settings the README's pretrained-encoder figures were measured with, beyond the encoder's defaults
+# (`--set` overrides them): BANKING77 gains from the n-gram classifier averaged in (93.25 -> 94.03);
+# SST-2's 67k training phrases make 3 epochs the most that fits in half an hour.
+PRETRAINED_TASK_SETTINGS = {
+    "banking77": {"ngrams": True, "ngram_head": True},
+    "sst2": {"epochs": 3},
+}
 
 
 def run_kefu(train, val, test, cfg: TrainConfig, kind: str) -> dict:
@@ -81,7 +88,8 @@ def run_task(name: str, encoder: str, overrides: dict) -> list[dict]:
         gold = [canonical_label(e.label) for e in test]
         pred = [canonical_label(p) for p in base.pop("predictions")]
         base |= {k: v for k, v in oos_metrics(gold, pred, [0.0] * len(gold)).items() if k.startswith(("in_", "oos_r"))}
-    cfg = TrainConfig.for_encoder(encoder, **overrides)
+    preset = PRETRAINED_TASK_SETTINGS.get(name, {}) if encoder != "scratch" else {}
+    cfg = TrainConfig.for_encoder(encoder, **(preset | overrides))
     rows = [base, run_kefu(train, val, test, cfg, kind)]
     for row in rows:
         row |= {"task": name, "kind": kind, "n_train": len(train), "n_test": len(test)}
