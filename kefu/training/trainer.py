@@ -228,7 +228,7 @@ def fit(
     total = steps_per_epoch * cfg.epochs
     lower = _cache_lower(net, inputs, token_ids, progress) if backbone is not None and backbone.caches_lower else None
     val_texts = [e.text for e in val_examples + sentiment_val]
-    val_ids = inputs.token_ids(val_texts)
+    val_ids, val_offsets = inputs.encode(val_texts)  # once: every epoch's validation reuses them
     val_lower = _cache_lower(net, inputs, val_ids, progress) if lower is not None and val_texts else None
 
     annotated_val = bool(tags) and any(e.entities for e in val_examples)
@@ -236,7 +236,7 @@ def fit(
     def val_probs() -> tuple[torch.Tensor, torch.Tensor | None, float | None]:
         """Validation probabilities of the intent head (intent examples) and the sentiment head (its own),
         and the entity head's F1 on annotated validation examples (None without them)."""
-        heads = _validation_outputs(model, val_texts, val_lower, val_ids)
+        heads = _validation_outputs(model, val_texts, val_lower, val_ids, val_offsets)
         n = len(val_examples)
         entity_f1 = None
         if annotated_val:
@@ -408,7 +408,9 @@ def _trainable_state(net: IntentNetwork) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in net.state_dict().items() if k not in frozen}
 
 
-def _validation_outputs(model: Model, texts: list[str], lower: list[torch.Tensor] | None, ids: list[list[int]]) -> HeadOutputs:
+def _validation_outputs(
+    model: Model, texts: list[str], lower: list[torch.Tensor] | None, ids: list[list[int]], offsets: list
+) -> HeadOutputs:
     """Every head's output on validation texts; with cached frozen states only the trainable top runs."""
     if lower is None:
         return model.outputs(texts)
@@ -428,7 +430,7 @@ def _validation_outputs(model: Model, texts: list[str], lower: list[torch.Tensor
                 for row, logprobs in zip(rows, torch.log_softmax(out.tags, dim=-1), strict=True):
                     out_all.tags[row] = logprobs[: len(ids[row])]
     if model.network.cfg.tags:
-        out_all.spans = model.inputs.token_offsets(texts)
+        out_all.spans = offsets
     else:
         out_all.tags = []
     return out_all
