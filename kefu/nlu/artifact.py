@@ -1,4 +1,5 @@
-"""The model directory: config.json, model.safetensors, tokenizer.json, labels.json, ngrams.json, metrics.json.
+"""The model directory: config.json, model.safetensors, tokenizer.json, labels.json, ngrams.json, metrics.json,
+and encoder.onnx for a model whose encoder runs on ONNX Runtime (`kefu export`).
 
 No pickles anywhere: weights are safetensors, everything else JSON, so loading a model from elsewhere
 cannot run code (nothing in kefu calls `torch.load` or unpickles). Nor can it make kefu read files outside
@@ -22,7 +23,7 @@ from kefu.errors import ArtifactError
 
 FORMAT_VERSION = 1
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "labels.json")
-OPTIONAL = ("ngrams.json", "metrics.json")
+OPTIONAL = ("ngrams.json", "metrics.json", "encoder.onnx")
 
 
 def write_json(path: Path, data: object) -> None:
@@ -37,8 +38,10 @@ def save_artifact(
     labels: list[str],
     ngrams: dict | None,
     metrics: dict,
+    files: dict[str, Path] | None = None,
 ) -> Path:
-    """Write the model beside `out_dir`, then swap it in: a crash never leaves half a model behind."""
+    """Write the model beside `out_dir`, then swap it in: a crash never leaves half a model behind.
+    `files` are copied in as they are, under their names (an ONNX encoder)."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not (out / "config.json").is_file():
         raise ArtifactError(f"{out}: exists and is not a kefu model directory; refusing to overwrite it")
@@ -52,6 +55,8 @@ def save_artifact(
         if ngrams is not None:
             write_json(tmp / "ngrams.json", ngrams)
         write_json(tmp / "metrics.json", metrics)
+        for name, source in (files or {}).items():
+            shutil.copyfile(source, tmp / name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -94,6 +99,8 @@ def read_artifact(model_dir: str | Path) -> dict:
     config = _read_json(files["config.json"])
     if not isinstance(config, dict) or "format_version" not in config:
         raise ArtifactError(f"{files['config.json']}: no format_version; not a kefu model")
+    if config.get("onnx") and not files["encoder.onnx"].is_file():
+        raise ArtifactError(f"{root}: incomplete model directory, missing encoder.onnx (config.json names it)")
     version = config["format_version"]
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ArtifactError(

@@ -28,19 +28,21 @@ class EncoderConfig:
 class SelfAttention(nn.Module):
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
+        # per module, not from cfg: pruning (kefu.compress) leaves each layer its own number of heads
         self.heads = cfg.heads
+        self.head_dim = cfg.dim // cfg.heads
         self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
         self.out = nn.Linear(cfg.dim, cfg.dim)
         self.dropout = cfg.dropout
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        b, t, _ = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         # keep: (b, t) bool, True for real tokens; broadcast so no query attends to padding. Without
         # padding (one message at a time) the mask is dropped: SDPA's unmasked path is faster.
         mask = None if bool(keep.all()) else keep[:, None, None, :]
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
-        return self.out(y.transpose(1, 2).reshape(b, t, d))
+        return self.out(y.transpose(1, 2).reshape(b, t, -1))
 
 
 class Block(nn.Module):

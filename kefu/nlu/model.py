@@ -1,5 +1,6 @@
 """`Model`: a trained intent classifier that predicts, evaluates and saves itself."""
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,9 +11,10 @@ from tokenizers import Tokenizer
 from kefu.entities import Entity, from_config
 from kefu.entities.tagging import BioDecoder
 from kefu.errors import ArtifactError, KefuError
-from kefu.nlu.artifact import read_artifact, save_artifact
+from kefu.nlu.artifact import model_file, read_artifact, save_artifact
 from kefu.nlu.inputs import InputEncoder
 from kefu.nlu.network import IntentNetwork, NetworkConfig
+from kefu.nlu.onnx_encoder import ONNX_FILE, OnnxEncoder, export_encoder
 from kefu.nlu.oos import OOS_LABEL, Threshold, decide, in_scope_scores
 from kefu.text.ngrams import NgramFeaturizer
 
@@ -61,6 +63,7 @@ class Model:
         rules: dict | None = None,
     ):
         self.network = network.eval()
+        self._onnx: dict | None = None
         self._bio: BioDecoder | None = None  # built at the first prediction with an entity head
         self.oos = oos
         self.set_rules(rules or {})
@@ -76,24 +79,25 @@ class Model:
 
     @torch.inference_mode()
     def outputs(self, texts: list[str], batch_size: int = 256) -> "HeadOutputs":
-        """Every head's output for `texts`, batch by batch; ids and token offsets come from one tokenisation."""
-        result = HeadOutputs(torch.zeros(0, len(self.labels)), None, [], [])
-        intent, sentiment = [], []
-        for i in range(0, len(texts), batch_size):
-            chunk = texts[i : i + batch_size]
-            ids, offsets = self.inputs.encode(chunk)
-            out = self.network(self.inputs.batch(chunk, ids))
-            intent.append(out.intent_probs())
+        """Every head's output for `texts`; ids and token offsets come from one tokenisation. Batches are
+        made of texts of similar length (less padding), the results come back in the order of `texts`."""
+        ids, offsets = self.inputs.encode(texts)
+        result = HeadOutputs(torch.zeros(len(texts), len(self.labels)), None, [], [])
+        if self.sentiments:
+            result.sentiment = torch.zeros(len(texts), len(self.sentiments))
+        tags: list = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            out = self.network(self.inputs.batch([texts[i] for i in rows], [ids[i] for i in rows]))
+            result.intent[rows] = out.intent_probs()
             if out.sentiment is not None:
-                sentiment.append(torch.softmax(out.sentiment, dim=-1))
+                result.sentiment[rows] = torch.softmax(out.sentiment, dim=-1)
             if out.tags is not None:
-                logprobs = torch.log_softmax(out.tags, dim=-1)
-                result.tags.extend(row[: len(seq)] for row, seq in zip(logprobs, ids, strict=True))
-                result.spans.extend(offsets)
-        if intent:
-            result.intent = torch.cat(intent)
-        if sentiment:
-            result.sentiment = torch.cat(sentiment)
+                for row, logprobs in zip(rows, torch.log_softmax(out.tags, dim=-1), strict=True):
+                    tags[row] = logprobs[: len(ids[row])]
+        if self.network.cfg.tags:
+            result.tags, result.spans = tags, offsets
         return result
 
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
@@ -136,21 +140,31 @@ class Model:
             result.append(Prediction(text, intent, confidence, ranking, oos, oos_score, entities[n], sentiments[n]))
         return result
 
-    def explain(self, text: str, intent: str | None = None, method: str = "ig", n_steps: int = 32) -> "Explanation":
+    def explain(
+        self, text: str, intent: str | None = None, method: str | None = None, n_steps: int = 32
+    ) -> "Explanation":
         """A score per word of `text` for `intent` (default: the top-ranked intent): how much each word
         made the model choose it. `method` is "ig" (Integrated Gradients) or "occlusion" (delete each word);
-        see :mod:`kefu.nlu.explain`."""
+        the default is "ig", or "occlusion" for an ONNX encoder, which has no gradients. See
+        :mod:`kefu.nlu.explain`."""
         from kefu.nlu.explain import explain  # imports Captum: a second that only explanations should pay
 
-        return explain(self, text, intent, method, n_steps)
+        return explain(self, text, intent, method or ("occlusion" if self._onnx else "ig"), n_steps)
+
+    @property
+    def onnx(self) -> dict | None:
+        """{"int8": bool} when the encoder runs on ONNX Runtime (see `kefu.nlu.onnx_encoder`), else None."""
+        return self._onnx
 
     def save(self, out_dir: str | Path) -> Path:
+        """Write the model directory; an ONNX encoder is written as `encoder.onnx` beside the other weights."""
         config = {
             "network": self.network.cfg.to_dict(),
             "train": self.train_config,
             "oos": self.oos.to_dict() if self.oos is not None else None,
             "rules": self.rules_config,
             "inputs": {"pad_id": self.inputs.pad_id, "prefix": self.inputs.prefix},
+            "onnx": self._onnx,
         }
         # A pretrained encoder's frozen part is rebuilt from its wheel on load: saving it would add
         # hundreds of MB that never change.
@@ -163,14 +177,31 @@ class Model:
             labels=self.labels,
             ngrams=self.inputs.ngrams.to_dict() if self.inputs.ngrams is not None else None,
             metrics=self.metrics,
+            files={ONNX_FILE: self.network.encoder.source} if self._onnx else None,
         )
+
+    def export(self, out_dir: str | Path, int8: bool = False) -> Path:
+        """Save a copy of this model whose encoder runs on ONNX Runtime (int8 weights with `int8`)."""
+        if self._onnx:
+            raise KefuError("this model's encoder is ONNX already: export its PyTorch original")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / ONNX_FILE
+            export_encoder(self.network.encoder, path, self.network.cfg.encoder.vocab_size, int8)
+            head = {k: v for k, v in self.network.state_dict().items() if not k.startswith("encoder.")}
+            network = IntentNetwork(self.network.cfg, OnnxEncoder(path))
+            network.load_state_dict(head, strict=False)
+            copy = Model(network, self.inputs, self.labels, self.train_config, self.metrics, self.oos, self.rules_config)
+            copy._onnx = {"int8": int8}
+            return copy.save(out_dir)
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "Model":
         art = read_artifact(model_dir)
         try:
             net_cfg = NetworkConfig.from_dict(art["config"]["network"])
-            network = _build_network(net_cfg)
+            onnx = art["config"].get("onnx")
+            encoder = OnnxEncoder(model_file(model_dir, ONNX_FILE)) if onnx else None
+            network = _build_network(net_cfg, encoder)
             missing, unexpected = network.load_state_dict(art["state"], strict=False)
             if unexpected or set(missing) - network.frozen_keys():
                 raise ValueError(f"weights do not match the network: {sorted(unexpected or missing)[:3]}")
@@ -186,7 +217,9 @@ class Model:
         oos = art["config"].get("oos")
         threshold = Threshold(float(oos["value"]), oos["method"], int(oos["n_val"])) if oos else None
         train_cfg, rules = art["config"].get("train", {}), art["config"].get("rules", {})
-        return cls(network, inputs, art["labels"], train_cfg, art["metrics"], threshold, rules)
+        model = cls(network, inputs, art["labels"], train_cfg, art["metrics"], threshold, rules)
+        model._onnx = onnx
+        return model
 
 
 @dataclass
@@ -222,8 +255,11 @@ def _merge(learned: list[Entity], rules: list[Entity]) -> list[Entity]:
     return sorted(kept, key=lambda e: (e.start, e.end))
 
 
-def _build_network(cfg: NetworkConfig) -> IntentNetwork:
-    """The network for `cfg`, with its pretrained encoder loaded from the wheel when it has one."""
+def _build_network(cfg: NetworkConfig, encoder: OnnxEncoder | None = None) -> IntentNetwork:
+    """The network for `cfg`, with its pretrained encoder loaded from the wheel when it has one, or with
+    `encoder` (ONNX) in place of either kind of PyTorch encoder."""
+    if encoder is not None:
+        return IntentNetwork(cfg, encoder)
     if cfg.pretrained is None:
         return IntentNetwork(cfg)
     from kefu.nlu.backbone import PretrainedBackbone

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from kefu.nlu.encoder import EncoderConfig, TransformerEncoder
+from kefu.nlu.onnx_encoder import OnnxEncoder
 
 
 @dataclass
@@ -21,6 +22,9 @@ class NetworkConfig:
     sentiments: list[str] = field(default_factory=list)  # sentiment labels; empty switches that head off
     pretrained: str | None = None  # e.g. "e5-small": the encoder comes from a wheel, not from scratch
     train_layers: int = 0  # with a pretrained encoder: how many top layers learn (-1: all, 0: frozen)
+    # after pruning (kefu.compress): {"heads": [...], "ffn": [...]}, each encoder layer's attention heads and
+    # feed-forward width; None: every layer as `encoder` (or the pretrained model) says
+    pruned: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,6 +40,7 @@ class NetworkConfig:
             sentiments=list(data.get("sentiments", [])),
             pretrained=data.get("pretrained"),
             train_layers=int(data.get("train_layers", 0)),
+            pruned=data.get("pruned"),
         )
 
 
@@ -77,13 +82,18 @@ class IntentNetwork(nn.Module):
     each token: every task shares one encoder pass."""
 
     def __init__(self, cfg: NetworkConfig, backbone: nn.Module | None = None):
-        """`backbone` is the pretrained encoder (a `PretrainedBackbone`) when `cfg.pretrained` names one."""
+        """`backbone` is the pretrained encoder (a `PretrainedBackbone`) when `cfg.pretrained` names one, or
+        an `OnnxEncoder` standing in for either kind."""
         super().__init__()
-        if (backbone is None) != (cfg.pretrained is None):
-            raise ValueError("a pretrained backbone is needed exactly when cfg.pretrained is set")
+        if backbone is None and cfg.pretrained is not None:
+            raise ValueError("cfg.pretrained names an encoder but no backbone was given")
         self.cfg = cfg
         dim = cfg.encoder.dim
         self.encoder = backbone if backbone is not None else TransformerEncoder(cfg.encoder)
+        if cfg.pruned is not None and not isinstance(self.encoder, OnnxEncoder):  # ONNX has its shapes
+            from kefu.compress.slicing import resize  # kefu.compress imports this module
+
+            resize(self.encoder, cfg.pruned)
         out = cfg.n_intents if cfg.ngram_head else dim
         # sparse: a batch touches a few thousand of the table's up to 100k rows; dense gradients made every
         # optimiser step walk all of them (2.5x slower epochs with an n-gram head over 77 intents)
