@@ -11,6 +11,7 @@ only after ``B-x`` or ``I-x``), so one wrong piece cannot split an entity in two
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from kefu.entities.annotations import UNSPACED, decode_tags, parse_tag, to_bio
@@ -75,19 +76,22 @@ class BioDecoder:
             if prefix == "I":
                 starts[j] = False
                 allowed[:, j] = torch.tensor([k == kind and p in ("B", "I") for p, k in parsed])
-        self.transition = torch.where(allowed, 0.0, float("-inf"))
-        self.start = torch.where(starts, 0.0, float("-inf"))
+        # numpy, not torch: the steps are a few dozen tiny operations per text, where torch's per-call
+        # overhead (and its thread pool's, on a busy machine) costs far more than the arithmetic
+        self.transition = np.where(allowed.numpy(), np.float32(0), np.float32("-inf"))
+        self.start = np.where(starts.numpy(), np.float32(0), np.float32("-inf"))
 
-    def best_path(self, logprobs: torch.Tensor) -> list[int]:
-        """Tag ids (one per row of `logprobs`, a (words, tags) tensor) of the best allowed sequence."""
+    def best_path(self, logprobs: torch.Tensor | np.ndarray) -> list[int]:
+        """Tag ids (one per row of `logprobs`, a (words, tags) array) of the best allowed sequence."""
         if len(logprobs) == 0:
             return []
-        score = logprobs[0] + self.start
+        rows = np.asarray(logprobs, dtype=np.float32)
+        score = rows[0] + self.start
         back = []
-        for row in logprobs[1:]:
-            best, arg = (score.unsqueeze(1) + self.transition).max(0)
-            score = best + row
-            back.append(arg)
+        for row in rows[1:]:
+            candidates = score[:, None] + self.transition
+            back.append(candidates.argmax(0))
+            score = candidates.max(0) + row
         path = [int(score.argmax())]
         for arg in reversed(back):
             path.append(int(arg[path[-1]]))
@@ -98,8 +102,7 @@ class BioDecoder:
         groups = words(text, offsets)
         if not groups:
             return []
-        heads = torch.tensor([group[0] for group in groups])
-        path = self.best_path(logprobs[heads])
+        path = self.best_path(np.asarray(logprobs)[[group[0] for group in groups]])
         spans = _word_spans(text, offsets, groups)
         found = []
         for kind, first, last in decode_tags([self.tags[t] for t in path]):

@@ -2,9 +2,10 @@
 the chat API's rate limit."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
+from anyio import CapacityLimiter
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -22,6 +23,11 @@ from kefu.server.security import (
 from kefu.store import Repository
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Model work (chat turns, predictions) is CPU work under one interpreter lock: a second thread of it in a
+# server process only adds switching (more CPU per turn, fewer turns a second in bench_load.py), and a turn
+# holding the database's write lock then waits for the interpreter while the other processes wait for
+# the lock. More processes (kefu serve --workers) use more cores.
+MODEL_THREADS = 1
 
 
 @dataclass
@@ -37,13 +43,18 @@ class Services:
     metrics: Metrics
     chat_limit: TokenBucket
     login_throttle: LoginThrottle
+    model_threads: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(MODEL_THREADS))
 
 
-def get_services(request: Request) -> Services:
+# The dependencies below are async although they do not wait for anything: FastAPI runs a plain function
+# in a worker thread, and that hop costs more than all they do.
+
+
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def plain_url(request: Request) -> None:
+async def plain_url(request: Request) -> None:
     """400 for a NUL character in the URL's path or query: no id or search has one, and PostgreSQL could
     not even look it up."""
     query = request.query_params.multi_items()
@@ -65,14 +76,14 @@ _session = APIKeyCookie(
 )
 
 
-def current_user(
+async def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session: Annotated[str | None, Depends(_session)],
 ) -> Principal:
     """The signed-in dashboard user, by bearer token or else by session cookie; 401 without a valid one,
     403 for a cookie-authenticated write without the session's CSRF token."""
-    secret = get_services(request).secret
+    secret = request.app.state.services.secret
     bearer = credentials is not None and credentials.scheme.lower() == "bearer"
     token = credentials.credentials if bearer else session
     principal = verify_token(secret, token) if token else None
@@ -90,7 +101,7 @@ def current_user(
     return principal
 
 
-def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+async def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
     """The signed-in user if an admin; 403 for agents."""
     if not user.is_admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only admins may do this")
@@ -100,7 +111,7 @@ def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
 async def chat_rate_limit(request: Request) -> None:
     """429 with Retry-After when the client address has used up its chat allowance (``server:`` in
     kefu.yml). Async: a little arithmetic needs no worker thread."""
-    wait = get_services(request).chat_limit.take(client_address(request))
+    wait = request.app.state.services.chat_limit.take(client_address(request))
     if wait:
         raise too_many_requests("too many chat requests from this address", wait)
 

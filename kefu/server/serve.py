@@ -14,6 +14,10 @@ from kefu.server.security import load_secret
 from kefu.store import open_repository
 from kefu.store.db import ENV_URL
 
+# A starting worker imports torch and loads the model before it serves: tens of seconds on a busy machine,
+# where uvicorn's default health-check timeout (5 s) had it kill and restart the workers over and over.
+WORKER_HEALTHCHECK_SECONDS = 120
+
 
 def serve(
     project_dir: str | Path,
@@ -75,6 +79,7 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
     else:
         uvicorn.run(app_from_env(), host=host, port=port, log_level=log_level)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Row, bindparam, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from kefu.dialogue.state import without_slot_values
@@ -41,6 +41,21 @@ TURN_FIELDS = frozenset(
         "agent_id",
     }
 )
+
+# The columns of a conversation that ConversationRecord holds, for reading one with Core (a chat turn
+# does: the ORM's bookkeeping costs several times what SQLite takes to run the statement)
+CONVERSATION_COLUMNS = tuple(Conversation.__table__.c[name] for name in ConversationRecord.__slots__)
+# built once, the value a parameter: building a statement and its cache key costs more than running it
+_TABLE = Conversation.__table__
+_BY_SESSION_ID = select(*CONVERSATION_COLUMNS).where(_TABLE.c.session_id == bindparam("session_id"))
+_NEW_CONVERSATION = insert(_TABLE).returning(_TABLE.c.id)
+
+
+def conversation_record(row: Row, **changes: Any) -> ConversationRecord:
+    """The record of a row of CONVERSATION_COLUMNS, with ``changes`` made to it."""
+    values = row._asdict() | changes
+    values["state"] = dict(values["state"] or {})
+    return ConversationRecord(**values)
 
 
 def turn_columns(given: dict[str, Any]) -> dict[str, Any]:
@@ -105,21 +120,13 @@ class ConversationsMixin(RepositoryBase):
                 return found
         now = self.clock()
         while True:
+            values = {"session_id": new_session_id(), "customer_id": customer_id, "channel": channel}
+            values |= {"language": language, "status": "bot", "assigned_agent_id": None, "state": {}}
+            values |= {"created_at": now, "updated_at": now}
             try:
-                with self.store.write() as session:
-                    row = Conversation(
-                        session_id=new_session_id(),
-                        customer_id=customer_id,
-                        channel=channel,
-                        language=language,
-                        status="bot",
-                        state={},
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    session.add(row)
-                    session.flush()
-                    return ConversationRecord.of(row)
+                with self.store.begin() as connection:
+                    new_id = connection.execute(_NEW_CONVERSATION, values).scalar_one()
+                    return ConversationRecord(id=new_id, **values)
             except IntegrityError:  # pragma: no cover - a 128-bit collision; just draw again
                 continue
 
@@ -140,9 +147,9 @@ class ConversationsMixin(RepositoryBase):
 
     def get_conversation(self, session_id: str) -> ConversationRecord | None:
         """The conversation with this session id, or None."""
-        with self.store.read() as session:
-            row = session.scalars(select(Conversation).where(Conversation.session_id == session_id)).first()
-            return ConversationRecord.of(row) if row is not None else None
+        with self.store.connect() as connection:
+            row = connection.execute(_BY_SESSION_ID, {"session_id": session_id}).first()
+        return conversation_record(row) if row is not None else None
 
     def save_state(
         self, session_id: str, state: dict[str, Any], *, language: str | None = None

@@ -23,7 +23,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -142,6 +142,20 @@ class Store:
         """A session whose transaction is committed on normal exit and rolled back on an exception."""
         with self._writer() as session, session.begin():
             yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection for queries only; rolled back on exit. The hot paths (a chat turn) use Core:
+        the ORM's bookkeeping costs several times what SQLite takes to run their statements."""
+        with self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction, taking the write lock up front like :meth:`write`;
+        committed on normal exit and rolled back on an exception."""
+        with self._write_engine.begin() as connection:
+            yield connection
 
     @property
     def sessionmaker(self) -> sessionmaker[Session]:

@@ -1,7 +1,9 @@
 """The public chat API the widget talks to: send a message, poll for new ones (agent replies)."""
 
+from functools import partial
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Query
 
 from kefu.runtime import TurnResult
@@ -22,16 +24,17 @@ router = APIRouter(
 
 
 @router.post("", response_model=TurnResult)
-def chat(body: ChatIn, services: ServicesDep) -> TurnResult:
+async def chat(body: ChatIn, services: ServicesDep) -> TurnResult:
     """Answer one customer message. Without ``session_id`` (or with an unknown one) a new conversation
     starts; the answer carries the ``session_id`` to send next time.
 
     While a human agent has the conversation (``handoff: true``) the reply text is empty: the agent's
     answer arrives through ``GET /api/v1/chat/{session_id}/messages``.
     """
-    result = services.bot.handle(
-        body.session_id, body.text, explain=body.explain, customer_id=body.customer_id
+    turn = partial(
+        services.bot.handle, body.session_id, body.text, explain=body.explain, customer_id=body.customer_id
     )
+    result = await to_thread.run_sync(turn, limiter=services.model_threads)
     if result.decision is not None:
         services.metrics.turns.labels(result.decision).inc()
         if result.decision == "handoff":

@@ -1,11 +1,14 @@
 """The review queue: turns the bot was unsure about, for a person to label with the right intent, and the
 model's prediction (with per-word scores) for any text, which the queue shows beside each turn."""
 
+from functools import partial
 from typing import Annotated, Literal
 
+from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from kefu.server.deps import ServicesDep, UserDep
+from kefu.runtime.engine import Engine
+from kefu.server.deps import Services, ServicesDep, UserDep
 from kefu.server.schemas import (
     MAX_DB_INT,
     ErrorOut,
@@ -41,12 +44,16 @@ def intents(services: ServicesDep, _: UserDep) -> IntentsOut:
 
 
 @router.post("/predict", response_model=PredictOut)
-def predict(body: PredictIn, services: ServicesDep, _: UserDep) -> PredictOut:
+async def predict(body: PredictIn, services: ServicesDep, _: UserDep) -> PredictOut:
     """The answering model's prediction for ``text`` (nothing is recorded); with ``explain: true`` also a
     score per word for ``intent`` (default: the top-ranked one). The review queue highlights words with it."""
     engine = services.bot.engine
     if body.intent is not None and body.intent not in engine.model.labels:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the model has no intent {body.intent!r}")
+    return await to_thread.run_sync(partial(_predict, services, engine, body), limiter=services.model_threads)
+
+
+def _predict(services: Services, engine: Engine, body: PredictIn) -> PredictOut:
     text = services.bot.redact(body.text)
     prediction = engine.model.predict(text)[0]
     explanation = engine.model.explain(text, body.intent).to_dict() if body.explain else None
