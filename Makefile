@@ -32,14 +32,25 @@ $(CHROMIUM):
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
+# The load test drives Debian's wrk (a C load generator: it must not take the CPU the server is measured on).
+WRK := /usr/bin/wrk
+$(WRK):
+	-@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)) >/dev/null 2>&1 \
+		|| echo "note: could not install wrk"; \
+	else echo "note: no /usr/bin/wrk; benchmarks/bench_load.py will say so and stop"; fi
+
 # Long runs (tens of minutes on 2 cores); each script prints a table and writes benchmarks/results/*.json.
-bench: $(STAMP)
+bench: $(STAMP) $(WRK)
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_kb.py
 	$(BIN)/python benchmarks/bench_nlu.py
 	$(BIN)/python benchmarks/bench_privacy.py
 	$(BIN)/python benchmarks/bench_explain.py
 	$(BIN)/python benchmarks/bench_server.py
+	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_efficiency.py
+	$(BIN)/python benchmarks/bench_ddp.py
 	$(BIN)/python benchmarks/bench_fuzz.py
 
 lint: $(STAMP)

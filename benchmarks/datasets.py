@@ -22,6 +22,16 @@ def banking77(seed: int = 0) -> tuple[list[Example], list[Example], list[Example
     return train, val, _csv(DATA / "banking77" / "test.csv")
 
 
+def unlabelled_requests(n: int, seed: int = 0) -> list[str]:
+    """`n` customer requests without labels (for distillation): Bitext's customer-support utterances and
+    CLINC150's training questions (banking and 9 other domains), shuffled together."""
+    with (DATA / "bitext_customer_support" / "bitext_20k_utterances.csv").open(encoding="utf-8-sig") as f:
+        texts = [r["utterance"] for r in csv.DictReader(f)]
+    clinc = json.loads((DATA / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
+    texts += [text for text, _ in clinc["train"]]
+    return random.Random(seed).sample(texts, min(n, len(texts)))
+
+
 def sample(examples: list[Example], n: int, seed: int = 0) -> list[Example]:
     return random.Random(seed).sample(examples, min(n, len(examples)))
 

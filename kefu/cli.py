@@ -58,7 +58,9 @@ def _fail(message: str) -> None:
     epilog="Examples:\n\n  kefu train data/nlu.yml --out models/demo\n\n"
     "  kefu train train.csv --val val.csv --out models/bank --epochs 6 --seed 1\n\n"
     "  kefu train data.csv --text-col question --label-col topic --config train.yml --out m\n\n"
-    "  kefu train data/nlu.yml --sentiment data/sentiment.csv --out models/demo"
+    "  kefu train data/nlu.yml --sentiment data/sentiment.csv --out models/demo\n\n"
+    "  kefu train train.csv --out models/bank --nproc 2    (DistributedDataParallel, 2 processes)\n\n"
+    "  kefu train train.csv --out models/bank --resume    (continue a killed run from its checkpoint)"
 )
 @_one_line_errors
 def train(
@@ -78,16 +80,36 @@ def train(
     text_col: TextCol = None,
     label_col: LabelCol = None,
     strict: Annotated[bool, typer.Option(help="Treat data warnings as errors")] = False,
+    nproc: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Train with N processes on this machine (DistributedDataParallel)")
+    ] = 1,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Save the training state here after every epoch (default: OUT.ckpt beside --out; deleted once "
+            "the model is saved)",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the latest checkpoint of a killed or interrupted run")
+    ] = False,
 ) -> None:
     """Train an intent model on labelled utterances and save it to --out; or train a whole bot project."""
     from kefu.data import load_dataset
-    from kefu.training import TrainConfig, fit
+    from kefu.training import TrainConfig, distributed, fit
+    from kefu.training.checkpoint import Checkpoints, fingerprint
 
     if data.is_dir():
+        if nproc > 1 or checkpoint or resume:
+            _fail("--nproc, --checkpoint and --resume train from a data file, not a bot project")
         _train_project(data, force=True)
         return
     if out_dir is None:
         _fail("--out is required when training from a data file")
+    if nproc > 1 and distributed.launched():
+        _fail("--nproc starts the training processes itself: leave it out under torchrun")
+    err.quiet = not distributed.is_main()  # of a distributed job's processes, rank 0 speaks for all
 
     overrides = {k: v for k, v in {"encoder": encoder, "seed": seed, "epochs": epochs}.items() if v is not None}
     if config:
@@ -97,7 +119,7 @@ def train(
     def load(path: Path, columns: bool = True):
         cols = {"text_col": text_col, "label_col": label_col} if columns else {}
         examples, warnings = load_dataset(path, strict=strict, **cols)
-        for w in warnings:
+        for w in warnings if nproc == 1 else []:  # with --nproc, rank 0 of the job shows them
             err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
         return examples
 
@@ -105,20 +127,55 @@ def train(
     val_examples = load(val) if val is not None else None
     # --text-col/--label-col name DATA's columns; the sentiment file's are detected on their own
     moods = load(sentiment, columns=False) if sentiment is not None else None
+    checkpoints = Checkpoints(
+        checkpoint or out_dir.with_name(f"{out_dir.name}.ckpt"), fingerprint(cfg, examples, val_examples, moods, None)
+    )
+    if not distributed.launched():  # in a job, fit checks on rank 0 and stops every rank alike
+        after = checkpoints.check(resume, nproc)
+        if resume:
+            err.print(f"resuming after epoch {after} ({checkpoints.dir})" if after else "no checkpoint: training afresh")
+    if nproc > 1:
+        try:
+            code = distributed.launch(nproc, _without_nproc(sys.argv[1:]))
+        except KeyboardInterrupt:
+            err.print(f"[yellow]interrupted:[/yellow] --resume continues from the checkpoint in {checkpoints.dir}")
+            raise typer.Exit(130) from None
+        raise typer.Exit(code)
     labels = {e.label for e in examples}
     also = f" and {len(moods)} sentiment examples" if moods else ""
     err.print(f"training on {len(examples)} examples, {len(labels)} intents{also}")
-    model = fit(examples, cfg, val_examples=val_examples, progress=True, sentiment=moods)
+    with distributed.session():
+        model = fit(
+            examples, cfg, val_examples=val_examples, progress=True, sentiment=moods,
+            checkpoint_dir=checkpoints.dir, resume=resume,
+        )
+    if not distributed.is_main():
+        return
     model.save(out_dir)
     m = model.metrics
     if m.get("interrupted"):
-        err.print("[yellow]interrupted:[/yellow] saved the best model so far")
+        err.print("[yellow]interrupted:[/yellow] saved the best model so far; --resume continues training")
+    else:
+        checkpoints.remove()
     summary = f"saved {out_dir} ({m['train_seconds']:.1f} s"
+    if "resumed_after_epoch" in m:
+        summary += f", resumed after epoch {m['resumed_after_epoch']}"
     if "val_accuracy" in m:
         summary += f", validation accuracy {m['val_accuracy']:.4f}, macro-F1 {m['val_macro_f1']:.4f}"
     if "val_sentiment_accuracy" in m:
         summary += f", sentiment accuracy {m['val_sentiment_accuracy']:.4f}"
     err.print(summary + ")")
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line less its --nproc option: what each process of the job runs."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if not skip and arg != "--nproc" and not arg.startswith("--nproc="):
+            kept.append(arg)
+        skip = arg == "--nproc"
+    return kept
 
 
 @app.command(
@@ -163,6 +220,82 @@ def evaluate(
         out.print(f"sentiment accuracy {mood['accuracy']:.4f}  macro-F1 {mood['macro_f1']:.4f}  n {mood['n']}")
 
 
+@app.command(
+    epilog="Examples:\n\n  kefu prune models/bank train.csv --out models/bank-pruned\n\n"
+    "  kefu prune models/bank train.csv --val val.csv --out models/bank-small --heads 0.6 --ffn 0.7 --epochs 2"
+    "\n\n  kefu prune models/demo data/nlu.yml --out models/demo-pruned --epochs 0   (no recovery fine-tune)"
+)
+@_one_line_errors
+def prune(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `kefu train`")],
+    data: Annotated[Path, typer.Argument(help="The data the model was trained on: scores the units, then recovers")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the pruned model to")],
+    heads: Annotated[float, typer.Option(help="Fraction of all attention heads to remove (0 to below 1)")] = 0.5,
+    ffn: Annotated[float, typer.Option(help="Fraction of all feed-forward neurons to remove (0 to below 1)")] = 0.5,
+    epochs: Annotated[int, typer.Option(help="Epochs of recovery fine-tuning after the cut (0: none)")] = 1,
+    val: Annotated[
+        Path | None, typer.Option(help="Validation data (default: the model's own held-out share of DATA)")
+    ] = None,
+    text_col: TextCol = None,
+    label_col: LabelCol = None,
+) -> None:
+    """Remove the least important attention heads and feed-forward neurons of a model (a smaller, faster
+    model, not a masked one), then fine-tune it briefly to recover its accuracy."""
+    from kefu.compress import prune as prune_model
+    from kefu.compress.prune import check_settings
+    from kefu.compress.slicing import shapes
+    from kefu.data import load_dataset
+    from kefu.nlu.model import Model
+
+    check_settings(heads, ffn, epochs)  # before minutes of loading and scoring, not after
+    def load(path: Path):
+        examples, warnings = load_dataset(path, text_col=text_col, label_col=label_col)
+        for w in warnings:
+            err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
+        return examples
+
+    model = Model.load(model_dir)
+    examples = load(data)
+    val_examples = load(val) if val is not None else None
+    start = shapes(model.network.encoder)
+    err.print(
+        f"pruning {model_dir}: {len(start['heads'])} layers, {sum(start['heads'])} attention heads, "
+        f"{sum(start['ffn'])} feed-forward neurons; scoring them on {len(examples)} examples",
+        highlight=False,
+        soft_wrap=True,
+    )
+    pruned = prune_model(model, examples, heads=heads, ffn=ffn, epochs=epochs, val_examples=val_examples, progress=True)
+    pruned.save(out_dir)
+    report, end = pruned.metrics["pruning"], shapes(pruned.network.encoder)
+    total = (sum(p.numel() for p in model.network.parameters()), sum(p.numel() for p in pruned.network.parameters()))
+    err.print(
+        f"encoder layers: {report['layer_params_before'] / 1e6:.2f}M -> {report['layer_params_after'] / 1e6:.2f}M "
+        f"parameters (heads {sum(start['heads'])} -> {sum(end['heads'])}, "
+        f"feed-forward neurons {sum(start['ffn'])} -> {sum(end['ffn'])}); "
+        f"whole model {total[0] / 1e6:.1f}M -> {total[1] / 1e6:.1f}M",
+        highlight=False,
+        soft_wrap=True,
+    )
+    note = ""
+    if model.network.cfg.pretrained is not None:
+        note = f" (neither holds {model.network.cfg.pretrained}'s frozen embeddings: they come from its wheel)"
+    err.print(f"on disk: {_mb(model_dir)} -> {_mb(out_dir)}{note}", highlight=False, soft_wrap=True)
+    if "val_accuracy" in pruned.metrics:
+        err.print(
+            f"validation accuracy {report['val_accuracy_before']:.4f} -> {pruned.metrics['val_accuracy']:.4f}, "
+            f"macro-F1 {report['val_macro_f1_before']:.4f} -> {pruned.metrics['val_macro_f1']:.4f}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        err.print("no validation data (the model held none out): pass --val to score the pruned model", soft_wrap=True)
+    err.print(f"saved {out_dir} ({report['seconds']:.1f} s)", highlight=False, soft_wrap=True)
+
+
+def _mb(directory: Path) -> str:
+    return f"{sum(f.stat().st_size for f in directory.iterdir() if f.is_file()) / 1e6:.1f} MB"
+
+
 def _read_texts(texts: list[str]) -> list[str]:
     if texts:
         return texts
@@ -173,7 +306,9 @@ def _read_texts(texts: list[str]) -> list[str]:
 
 @app.command(
     epilog='Examples:\n\n  kefu predict models/demo "where is my order"\n\n'
-    "  cat questions.txt | kefu predict models/demo --json"
+    "  cat questions.txt | kefu predict models/demo --json\n\n"
+    "  kefu predict models/demo --file tickets.csv --out predictions.jsonl\n\n"
+    "  kefu predict models/demo --file chats.jsonl --text-col message --id-col ticket --out predictions.csv"
 )
 @_one_line_errors
 def predict(
@@ -183,10 +318,29 @@ def predict(
     explain: Annotated[
         bool, typer.Option("--explain", help="Also score each word: how much it made the model choose the intent")
     ] = False,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", metavar="IN", help="Predict every text of a .csv, .tsv, .jsonl or .txt file (any size)"),
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="OUT", help="With --file: write the predictions here (.jsonl or .csv)"),
+    ] = None,
+    text_col: TextCol = None,
+    id_col: Annotated[
+        str | None, typer.Option(help="With --file: id column copied to the output (default: a column named id)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="With --file: texts predicted at once")] = 256,
 ) -> None:
-    """Predict each text's intent, with its entities and sentiment when the model finds them."""
+    """Predict each text's intent, with its entities and sentiment when the model finds them; with --file,
+    every text of a file of any size, batch by batch, into OUT."""
     from kefu.nlu.model import Model
 
+    if file is not None:
+        _predict_file(model_dir, file, out_file, texts, explain, text_col, id_col, batch_size)
+        return
+    if out_file is not None or text_col is not None or id_col is not None:
+        _fail("--out, --text-col and --id-col go with --file IN")
     model = Model.load(model_dir)
     for p in model.predict(_read_texts(texts or [])):
         explanation = model.explain(p.text) if explain else None
@@ -198,6 +352,36 @@ def predict(
         out.print(f"{p.intent}\t{p.confidence:.3f}\t{p.text}{extras}", highlight=False)
         if explanation is not None:
             out.print(_highlighted(explanation), highlight=False)
+
+
+def _predict_file(
+    model_dir: Path,
+    file: Path,
+    out_file: Path | None,
+    texts: list[str] | None,
+    explain: bool,
+    text_col: str | None,
+    id_col: str | None,
+    batch_size: int,
+) -> None:
+    import time
+
+    from kefu.nlu.batch import predict_file
+    from kefu.nlu.model import Model
+
+    if out_file is None:
+        _fail("--file needs --out OUT (.jsonl or .csv)")
+    if texts:
+        _fail("give texts as arguments or --file IN, not both")
+    if explain:
+        _fail("--explain scores texts given as arguments or on stdin, not a --file")
+    model = Model.load(model_dir)
+    started = time.perf_counter()
+    rows = predict_file(
+        model, file, out_file, batch_size=batch_size, text_col=text_col, id_col=id_col, progress=True
+    )
+    seconds = time.perf_counter() - started
+    err.print(f"wrote {rows} predictions to {out_file} ({seconds:.1f} s, {rows / max(seconds, 1e-9):.0f} texts/s)")
 
 
 def _details(prediction) -> list[str]:
@@ -409,6 +593,85 @@ def _validate_project(root: Path, strict: bool) -> None:
     err.print(f"{root}: {len(errors)} errors, {len(problems) - len(errors)} warnings")
     if errors or (strict and problems):
         raise typer.Exit(1)
+
+
+@app.command(
+    epilog="Examples:\n\n  kefu export models/bank --out models/bank-int8 --int8\n\n"
+    "  kefu export models/bank --out models/bank-int8 --int8 --check test.csv   (top-1 agreement with the original)"
+)
+@_one_line_errors
+def export(
+    model_dir: ModelDir,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the exported model to")],
+    int8: Annotated[bool, typer.Option("--int8", help="Quantise the encoder's weights to int8 (per channel)")] = False,
+    check: Annotated[
+        Path | None, typer.Option(help="Labelled data (e.g. the test set) whose texts both models predict: reports their agreement")
+    ] = None,
+    text_col: TextCol = None,
+) -> None:
+    """Write a copy of a model whose encoder runs on ONNX Runtime: the same directory format, loaded by
+    predict, evaluate and serve like any other model, and several times faster on a CPU."""
+    from kefu.data import load_dataset
+    from kefu.evaluation.agreement import agreement
+    from kefu.nlu.model import Model
+
+    model = Model.load(model_dir)
+    with err.status("exporting the encoder" + (" and quantising it to int8" if int8 else "")):
+        model.export(out_dir, int8=int8)
+    size = sum(f.stat().st_size for f in out_dir.iterdir()) / 1e6
+    err.print(f"saved {out_dir} ({size:.1f} MB)", soft_wrap=True)
+    if check is not None:
+        examples, _ = load_dataset(check, text_col=text_col)
+        result = agreement(model, Model.load(out_dir), [e.text for e in examples])
+        err.print(
+            f"top-1 agreement with {model_dir} on {result['n']} texts: {result['top1_agreement']:.2%}"
+            f" (largest probability change {result['max_abs_diff']:.4f})",
+            soft_wrap=True,
+        )
+
+
+@app.command(
+    epilog="Examples:\n\n  kefu distill models/bank-e5 train.csv --unlabelled requests.txt --out models/bank-small\n\n"
+    "  kefu distill models/bank-e5 train.csv --unlabelled tickets.csv --text-col body --val val.csv"
+    " --temperature 3 --out models/bank-small"
+)
+@_one_line_errors
+def distill(
+    teacher_dir: Annotated[Path, typer.Argument(help="The trained teacher model directory")],
+    data: Annotated[Path, typer.Argument(help="The labelled training data (the teacher's, usually)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the student to")],
+    unlabelled: Annotated[
+        Path | None, typer.Option(help="Texts without labels (.txt one per line, .csv, .tsv, .jsonl) for the teacher to label")
+    ] = None,
+    val: Annotated[Path | None, typer.Option(help="Validation data (default: a stratified split of DATA)")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML/JSON training settings of the student")] = None,
+    encoder: Annotated[str, typer.Option(help="The student's encoder")] = "scratch",
+    temperature: Annotated[float, typer.Option(help="Softens the teacher's and student's probabilities")] = 2.0,
+    weight: Annotated[float, typer.Option(help="Weight of the teacher's loss against the gold labels'")] = 1.0,
+    epochs: Annotated[int | None, typer.Option(help="Maximum number of epochs")] = None,
+    text_col: Annotated[str | None, typer.Option(help="Text column of the unlabelled file (auto-detected)")] = None,
+) -> None:
+    """Train a small, fast student model from a teacher's soft labels on DATA and on unlabelled texts."""
+    from kefu.compress import distill as distill_model
+    from kefu.data import load_dataset
+    from kefu.data.stream import stream_rows
+    from kefu.nlu.model import Model
+    from kefu.training import TrainConfig
+
+    overrides = {"encoder": encoder} | ({"epochs": epochs} if epochs is not None else {})
+    cfg = TrainConfig.from_file(config, **overrides) if config else TrainConfig.from_dict(overrides, "command line")
+    teacher = Model.load(teacher_dir)
+    examples, _ = load_dataset(data)
+    val_examples = load_dataset(val)[0] if val is not None else None
+    texts = [row.text for row in stream_rows(unlabelled, text_col)] if unlabelled is not None else []
+    err.print(f"distilling {teacher_dir} into a {encoder} student: {len(examples)} examples, {len(texts)} unlabelled")
+    student = distill_model(teacher, examples, texts, cfg, val_examples, temperature, weight, progress=True)
+    student.save(out_dir)
+    m = student.metrics
+    summary = f"saved {out_dir} ({m['train_seconds']:.1f} s"
+    if "val_accuracy" in m:
+        summary += f", validation accuracy {m['val_accuracy']:.4f}"
+    err.print(summary + ")", soft_wrap=True)
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ runner = CliRunner()
 
 
 def test_every_command_has_help_with_examples():
-    for command in ["init", "serve", "train", "evaluate", "predict", "shell", "validate", "erase", "purge"]:
+    commands = ["init", "serve", "train", "evaluate", "predict", "shell", "validate", "erase", "purge", "export"]
+    for command in commands + ["distill", "prune"]:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, command
         assert "Example" in result.output
