@@ -39,6 +39,7 @@ from kefu.nlu.backbone import PretrainedBackbone
 from kefu.nlu.model import Model
 from kefu.nlu.network import IntentNetwork, Outputs
 from kefu.training.config import TrainConfig
+from kefu.training.teacher import distillation_loss
 from kefu.training.trainer import (
     _cache_lower,
     _canonical,
@@ -343,14 +344,8 @@ def _gold(model: Model, examples: list[Example]) -> torch.Tensor:
 
 
 def _distill(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
-    """KL(teacher || student) at `TEMPERATURE`, scaled by T^2 so its gradients match cross-entropy's size."""
-    t = TEMPERATURE
-    return F.kl_div(
-        F.log_softmax(student_logits / t, -1),
-        F.log_softmax(teacher_logits / t, -1),
-        log_target=True,
-        reduction="batchmean",
-    ) * (t * t)
+    """The unpruned model as teacher, from its logits (see `kefu.training.teacher.distillation_loss`)."""
+    return distillation_loss(student_logits, F.softmax(teacher_logits / TEMPERATURE, -1), TEMPERATURE)
 
 
 def _recover(

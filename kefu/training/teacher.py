@@ -57,8 +57,12 @@ class Teacher:
         return torch.softmax(logp, dim=-1)
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """T^2-scaled KL(teacher || student) over the rows of one batch (T^2 keeps the gradients' size
-        independent of the temperature)."""
-        t = self.temperature
-        student = F.log_softmax(logits / t, dim=-1)
-        return self.weight * t * t * F.kl_div(student, targets, reduction="batchmean")
+        """`weight` x `distillation_loss` over the rows of one batch."""
+        return self.weight * distillation_loss(logits, targets, self.temperature)
+
+
+def distillation_loss(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T^2-scaled KL(teacher || student): `targets` are the teacher's probabilities at `temperature`, the
+    student's `logits` are softened by it too (T^2 keeps the gradients' size independent of T)."""
+    student = F.log_softmax(logits / temperature, dim=-1)
+    return temperature * temperature * F.kl_div(student, targets, reduction="batchmean")
