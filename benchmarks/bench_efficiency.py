@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--student-epochs", type=int, default=8)
     parser.add_argument("--prune-heads", type=float, default=0.5)
     parser.add_argument("--prune-ffn", type=float, default=0.5)
-    parser.add_argument("--prune-epochs", type=int, default=2)
+    parser.add_argument("--prune-epochs", type=int, default=1)
     parser.add_argument("--smoke", action="store_true", help="a few minutes on small slices: checks the script")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child process of `measure`
     args = parser.parse_args()
