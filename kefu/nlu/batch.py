@@ -113,11 +113,11 @@ _WRITERS: dict[str, Callable[[TextIO, bool], Write]] = {".jsonl": _jsonl_writer,
 class _ProgressBar:
     """A progress bar on stderr over the input's bytes (its row count is unknown until it is read)."""
 
-    def __init__(self, source: str | Path, enabled: bool) -> None:
+    def __init__(self, source: str | Path, enabled: bool, label: str = "predicting") -> None:
         self.total = Path(source).stat().st_size
         console = Console(stderr=True)
         self.progress = Progress(
-            TextColumn("predicting"),
+            TextColumn(label, markup=False),
             BarColumn(),
             TextColumn("{task.fields[rows]:,} rows"),
             TimeRemainingColumn(),
