@@ -27,7 +27,7 @@ from kefu.knowledge import Embedder
 from kefu.nlu.model import Prediction
 from kefu.nlu.oos import OOS_LABEL
 from kefu.project import Project, load_project
-from kefu.runtime.embedders import LockedEmbedder, embedder_for
+from kefu.runtime.embedders import LockedEmbedder, default_embedder, embedder_for
 from kefu.runtime.engine import Engine, files_stamp, load_domain_for, load_engine, load_model
 from kefu.runtime.privacy import project_entity_redaction, project_redaction
 from kefu.runtime.recording import BotTurn, Recorded, record_exchange
@@ -154,6 +154,17 @@ class Bot:
     @property
     def version(self) -> str:
         return self._engine.version
+
+    @property
+    def embedder(self) -> Embedder:
+        """The knowledge base's embedder (shared with it, safe between threads): what else embeds customers'
+        texts, such as the dashboard's clusters of unanswered questions, uses it too. A project without a
+        knowledge base gets the embedder given to the bot, else e5."""
+        kb = self._engine.kb
+        if kb is not None:
+            return kb.embedder
+        name = self.given_embedder.name if self.given_embedder is not None else default_embedder().name
+        return self._embedder(name)
 
     @property
     def intents(self) -> list[str]:

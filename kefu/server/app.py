@@ -28,13 +28,25 @@ from kefu.knowledge import Embedder
 from kefu.project import load_project
 from kefu.project.settings import ServerSettings
 from kefu.runtime import Bot, Erasure, MessageError, RetrainJobs, default_database_url
+from kefu.runtime.clusters import ClusterFinder
 from kefu.server.deps import Services, current_user, plain_url
 from kefu.server.limits import LoginThrottle, TokenBucket
 from kefu.server.metrics import Metrics, MetricsMiddleware
 from kefu.server.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from kefu.server.pages import router as pages_router
 from kefu.server.retention import retention_lifespan
-from kefu.server.routes import analytics, auth, chat, conversations, ops, privacy, retrain, reviews, users
+from kefu.server.routes import (
+    analytics,
+    auth,
+    chat,
+    clusters,
+    conversations,
+    ops,
+    privacy,
+    retrain,
+    reviews,
+    users,
+)
 from kefu.server.schemas import INVALID
 from kefu.server.security import load_secret
 from kefu.store import (
@@ -101,6 +113,7 @@ def create_app(
         metrics,
         chat_limit=TokenBucket(limits.chat_rate_per_minute, limits.chat_burst),
         login_throttle=LoginThrottle(limits.login_max_failures, limits.login_window_seconds),
+        clusters=ClusterFinder(bot),
     )
 
     app = FastAPI(
@@ -115,7 +128,7 @@ def create_app(
     _add_error_handlers(app)
 
     admin = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(current_user)], responses=INVALID)
-    for module in (auth, conversations, privacy, reviews, retrain, analytics, users):
+    for module in (auth, conversations, privacy, reviews, clusters, retrain, analytics, users):
         admin.include_router(module.router)
     app.include_router(chat.router)
     app.include_router(auth.login_router)

@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from kefu.runtime import Bot, Erasure, RetrainJobs
+from kefu.runtime.clusters import ClusterFinder
 from kefu.server.limits import LoginThrottle, TokenBucket
 from kefu.server.metrics import Metrics
 from kefu.server.security import (
@@ -32,8 +33,8 @@ MODEL_THREADS = 1
 
 @dataclass
 class Services:
-    """One app's bot, store, erasure, retrain jobs, signing secret, metrics and request limits (on
-    ``app.state.services``)."""
+    """One app's bot, store, erasure, retrain jobs, signing secret, metrics, request limits and clusters of
+    unanswered questions (on ``app.state.services``)."""
 
     bot: Bot
     repo: Repository
@@ -43,7 +44,10 @@ class Services:
     metrics: Metrics
     chat_limit: TokenBucket
     login_throttle: LoginThrottle
+    clusters: ClusterFinder
     model_threads: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(MODEL_THREADS))
+    # clustering unanswered questions (seconds of CPU): one at a time, beside the chat's model thread
+    analysis_threads: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(1))
 
 
 # The dependencies below are async although they do not wait for anything: FastAPI runs a plain function

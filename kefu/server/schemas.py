@@ -4,12 +4,13 @@ The chat answer itself is :class:`kefu.runtime.TurnResult`, the same object the 
 """
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kefu.runtime.bot import MAX_MESSAGE_CHARS
 from kefu.store.models import CUSTOMER_ID_MAX
+from kefu.store.reviews import MAX_LABEL_TURNS
 
 # An opaque account id, so no e-mail address ('@') or name (spaces) is stored as the key to a customer
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
@@ -190,7 +191,9 @@ class LabelIn(_Input):
 class PredictIn(_Input):
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     explain: bool = Field(False, description="also return a score per word (see TurnResult.explanation)")
-    intent: str | None = Field(None, max_length=128, description="the intent to explain (default: the top-ranked)")
+    intent: str | None = Field(
+        None, max_length=128, description="the intent to explain (default: the top-ranked)"
+    )
 
 
 class PredictOut(BaseModel):
@@ -250,6 +253,24 @@ class SentimentDayOut(_Record):
     mean_score: float | None
 
 
+class TopicDayOut(_Record):
+    day: date
+    counts: dict[str, int] = Field(description="customer turns per top topic (predicted intent)")
+    other: int = Field(description="customer turns of all other topics")
+
+
+class TopicTrendOut(_Record):
+    topics: list[str] = Field(description="the window's most frequent topics, most frequent first")
+    days: list[TopicDayOut] = Field(description="every UTC day of the window, oldest first")
+
+
+class TopicSentimentOut(_Record):
+    intent: str
+    total: int = Field(description="customer turns of the topic that carry a sentiment")
+    counts: dict[str, int] = Field(description='per sentiment label, e.g. {"negative": 3, "neutral": 5}')
+    mean_score: float | None
+
+
 class AnalyticsOut(BaseModel):
     days: int
     turns_per_day: list[DayOut]
@@ -257,7 +278,63 @@ class AnalyticsOut(BaseModel):
     fallback_rate: float = Field(description="share of bot turns that were fallbacks")
     handoff_rate: float = Field(description="share of conversations that asked for a human")
     sentiment: list[SentimentDayOut]
+    topics: TopicTrendOut = Field(description="customer turns per day of the top topics")
+    topic_sentiment: list[TopicSentimentOut] = Field(description="sentiment per topic, most turns first")
+    unanswered: int = Field(
+        description="customer turns the bot could not answer (fallback, out of scope) waiting for review; "
+        "GET /api/v1/admin/clusters groups them"
+    )
     model_version: str
+
+
+class TermOut(BaseModel):
+    term: str
+    score: float
+    count: int = Field(description="questions of the cluster that contain it")
+
+
+class ClusterOut(BaseModel):
+    """Unanswered questions that look alike: a candidate intent."""
+
+    name: str = Field(description="suggested intent name, from its characteristic terms")
+    terms: list[TermOut] = Field(description="the words that set it apart, best first")
+    size: int
+    cohesion: float = Field(ge=0, le=1, description="how alike its questions are (mean cosine to the centre)")
+    mixed: bool = Field(description="so little cohesion that it probably holds several needs")
+    examples: list[str] = Field(description="its most typical questions")
+    turn_ids: list[int] = Field(description="every customer turn in it, most typical first")
+
+
+class ClustersOut(BaseModel):
+    days: int
+    unanswered: int = Field(description="unanswered customer turns of the window waiting for review")
+    clustered: int = Field(description="how many of them (the most recent) were clustered")
+    clusters: list[ClusterOut] = Field(
+        description="best first: clear ones before mixed, then by size x cohesion"
+    )
+    computed_at: datetime
+    embedder: str
+
+
+TurnId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+
+
+class AcceptClusterIn(_Input):
+    intent: str = Field(
+        min_length=1,
+        max_length=128,
+        description="a new or existing intent: a letter, then letters, digits or _ (at most 64 characters)",
+    )
+    turn_ids: list[TurnId] = Field(
+        min_length=1, max_length=MAX_LABEL_TURNS, description="a cluster's turn_ids"
+    )
+
+
+class AcceptedOut(BaseModel):
+    intent: str
+    new_intent: bool = Field(description="the answering model does not know it yet: retrain to learn it")
+    turn_ids: list[int] = Field(description="the turns labelled with the intent")
+    skipped: list[int] = Field(description="turns named that were not waiting for review (any more)")
 
 
 class DeletedOut(BaseModel):

@@ -18,7 +18,11 @@ from kefu.store.records import (
     ReviewRecord,
     SentimentDay,
     TicketRecord,
+    TopicDay,
+    TopicSentiment,
+    TopicTrend,
     TurnRecord,
+    UnansweredTurn,
     UserRecord,
 )
 from kefu.store.repository import Repository, open_repository
@@ -37,7 +41,11 @@ __all__ = [
     "Store",
     "StoreError",
     "TicketRecord",
+    "TopicDay",
+    "TopicSentiment",
+    "TopicTrend",
     "TurnRecord",
+    "UnansweredTurn",
     "UserRecord",
     "open_repository",
 ]

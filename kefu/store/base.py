@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from argon2 import PasswordHasher
 from sqlalchemy import select
@@ -32,6 +32,14 @@ class RepositoryBase:
         self.store = store
         self.hasher = password_hasher or PasswordHasher()
         self.clock = clock
+
+    def _window(self, days: int) -> tuple[datetime, list[date]]:
+        """The first instant of the last ``days`` UTC calendar days (today included), and those days,
+        oldest first: the window of every analytics query."""
+        check_positive("days", days)
+        first = self.clock().astimezone(UTC).date() - timedelta(days=days - 1)
+        start = datetime.combine(first, time(), tzinfo=UTC)
+        return start, [first + timedelta(days=i) for i in range(days)]
 
     @staticmethod
     def _conversation(session: Session, session_id: str, *, lock: bool = False) -> Conversation:

@@ -200,3 +200,44 @@ class SentimentDay:
     day: date
     counts: dict[str, int] = field(default_factory=dict)
     mean_score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDay:
+    """Customer turns on one UTC day per topic (predicted intent) of the window's top topics, and the rest:
+    ``other`` counts the day's turns with any other intent."""
+
+    day: date
+    counts: dict[str, int] = field(default_factory=dict)
+    other: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TopicTrend:
+    """The window's most frequent topics (most frequent first) and their counts per day, oldest first."""
+
+    topics: list[str]
+    days: list[TopicDay]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSentiment:
+    """Sentiment of one topic's customer turns in the window: turns per sentiment label (``negative``,
+    ``neutral``, ``positive`` as the model names them), and the mean score (None without scores)."""
+
+    intent: str
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)
+    mean_score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnansweredTurn:
+    """A customer turn the bot could not answer (fallback or out of scope) still waiting in the review
+    queue."""
+
+    turn_id: int
+    session_id: str
+    text: str
+    intent: str | None
+    created_at: datetime

@@ -1,11 +1,19 @@
-"""Dashboard numbers: turns per day, intent distribution, fallback and handoff rates, sentiment trend."""
+"""Dashboard numbers: turns per day, intent distribution, fallback and handoff rates, sentiment trend,
+topics per day and sentiment per topic."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from kefu.server.deps import ServicesDep, UserDep
-from kefu.server.schemas import AnalyticsOut, DayOut, IntentCountOut, SentimentDayOut
+from kefu.server.schemas import (
+    AnalyticsOut,
+    DayOut,
+    IntentCountOut,
+    SentimentDayOut,
+    TopicSentimentOut,
+    TopicTrendOut,
+)
 
 router = APIRouter(tags=["analytics"])
 
@@ -15,8 +23,10 @@ def analytics(
     services: ServicesDep,
     _: UserDep,
     days: Annotated[int, Query(ge=1, le=366, description="the last N UTC days, today included")] = 30,
+    topics: Annotated[int, Query(ge=1, le=12, description="how many topics the topic trend follows")] = 5,
 ) -> AnalyticsOut:
-    """Everything the dashboard's analytics page draws, for the last ``days`` days."""
+    """Everything the dashboard's analytics page draws, for the last ``days`` days. A topic is the
+    predicted intent of a customer's message."""
     repo = services.repo
     return AnalyticsOut(
         days=days,
@@ -25,5 +35,10 @@ def analytics(
         fallback_rate=repo.fallback_rate(days),
         handoff_rate=repo.handoff_rate(days),
         sentiment=[SentimentDayOut.model_validate(s) for s in repo.sentiment_trend(days)],
+        topics=TopicTrendOut.model_validate(repo.topic_trend(days, top=topics)),
+        topic_sentiment=[
+            TopicSentimentOut.model_validate(t) for t in repo.sentiment_by_topic(days, limit=12)
+        ],
+        unanswered=repo.count_unanswered(days),
         model_version=services.bot.version,
     )

@@ -1,7 +1,8 @@
 /*
  * kefu dashboard: inbox (claim, reply, hand back, close), conversations, review queue (words highlighted by
- * how much they made the model choose its intent) with retraining,
- * analytics charts (inline SVG drawn here), user management. Vanilla JS, no build step.
+ * how much they made the model choose its intent; unanswered questions that look alike, to accept as an
+ * intent) with retraining, analytics charts (inline SVG drawn here: turns, intents, sentiment, topics per
+ * day, sentiment by topic, discovered clusters), user management. Vanilla JS, no build step.
  *
  * Auth: POST /api/v1/admin/login sets the session as an HttpOnly cookie, which no script (so no injected
  * one either) can read, and a CSRF cookie, whose value every write copies into the X-CSRF-Token header;
@@ -18,7 +19,9 @@
     selected: { inbox: null, conversations: null },
     views: {},
     intents: [],
-    timer: null
+    timer: null,
+    focusCluster: null,  // the cluster the analytics page linked to, shown first in the review queue
+    clustersAsked: {}    // per panel, the latest clusters request: an older answer arriving late is dropped
   };
 
   function $(id) { return document.getElementById(id); }
@@ -286,6 +289,11 @@
   // --- reviews and retraining ----------------------------------------------------------------------
 
   function loadReviews() {
+    loadClusters();  // seconds the first time: the table does not wait for it
+    return loadReviewRows();
+  }
+
+  function loadReviewRows() {
     var intents = S.intents.length ? Promise.resolve() : api("GET", "/intents").then(function (d) { S.intents = d.intents; });
     return intents.then(function () { return api("GET", "/reviews?status=pending&limit=100"); }).then(function (reviews) {
       var rows = clear($("review-rows"));
@@ -300,7 +308,7 @@
         var note = el("span", { className: "error" });
         var said = el("td", { text: review.text });
         explainInto(said, review.text);
-        var row = el("tr", { "data-review": String(review.id) },
+        var row = el("tr", { "data-review": String(review.id), "data-turn": String(review.turn_id) },
           said,
           el("td", { text: (review.predicted_intent || "-") +
             (review.confidence !== null ? " (" + review.confidence.toFixed(2) + ")" : "") }),
@@ -381,6 +389,129 @@
       : "failed: " + job.error;
   }
 
+  // --- clusters of unanswered questions -------------------------------------------------------------
+
+  // GET /clusters groups the questions the bot could not answer; each group is a card offering to make it
+  // an intent. The first request for a window takes seconds (the server embeds and clusters), hence the
+  // status line while it runs.
+  function fetchClusters(panel, days) {
+    var asked = S.clustersAsked[panel] = (S.clustersAsked[panel] || 0) + 1;
+    return api("GET", "/clusters?days=" + days).then(function (report) {
+      if (asked !== S.clustersAsked[panel]) throw new Error("superseded");
+      return report;
+    });
+  }
+
+  function termList(cluster, n) {
+    return cluster.terms.slice(0, n).map(function (t) { return t.term; }).join(", ");
+  }
+
+  function loadClusters() {
+    var days = $("clusters-days").value;
+    $("clusters-status").textContent = "Looking for unanswered questions that look alike…";
+    $("clusters").setAttribute("aria-busy", "true");
+    return fetchClusters("reviews", days).then(function (report) {
+      $("clusters").removeAttribute("aria-busy");
+      var cards = clear($("cluster-cards"));
+      $("clusters-status").textContent = report.clusters.length
+        ? report.unanswered + " unanswered questions in the last " + report.days + " days" +
+          (report.clustered < report.unanswered ? " (the latest " + report.clustered + " grouped)" : "") + "."
+        : report.unanswered
+          ? "No group of three or more alike among the " + report.unanswered + " unanswered questions."
+          : "No unanswered questions in the last " + report.days + " days.";
+      report.clusters.forEach(function (cluster) {
+        var card = clusterCard(cluster);
+        cards.appendChild(card);
+        if (S.focusCluster === cluster.name) {
+          card.classList.add("focus");
+          card.scrollIntoView({ block: "center" });
+        }
+      });
+      S.focusCluster = null;
+    }).catch(function (error) {
+      if (error.message === "superseded") return;
+      $("clusters").removeAttribute("aria-busy");
+      $("clusters-status").textContent = "Could not group the unanswered questions: " + error.message;
+    });
+  }
+
+  // "these 40 unanswered questions look alike (terms: ...); make them an intent?" with the suggested name
+  function clusterCard(cluster) {
+    var name = el("input", { className: "cluster-intent", value: cluster.name, maxlength: "64",
+      "aria-label": "intent name", spellcheck: "false" });
+    var hint = el("span", { className: "meta" });
+    var note = el("span", { className: "error" });
+    var examples = el("ul", { className: "examples" });
+    cluster.examples.forEach(function (text) { examples.appendChild(el("li", { text: text })); });
+    function described() {
+      var intent = name.value.trim();
+      hint.textContent = !intent ? "" : S.intents.indexOf(intent) >= 0
+        ? "adds them to the existing intent" : "a new intent: the next retrain learns it";
+    }
+    name.addEventListener("input", described);
+    described();
+    var accept = el("button", { className: "accept", text: "Accept" });
+    var card = el("div", { className: "card cluster", "data-name": cluster.name },
+      el("p", { className: "cluster-title" },
+        el("b", { text: "These " + cluster.size + " unanswered questions look alike" }),
+        " (terms: " + termList(cluster, 5) + "); make them an intent?",
+        cluster.mixed ? el("span", { className: "badge handoff", text: "mixed: check the examples",
+          title: "little cohesion: the group may hold several different needs" }) : null),
+      examples,
+      el("div", { className: "row" }, el("label", { text: "Intent " }, name), accept, hint, note));
+    accept.addEventListener("click", function () {
+      note.textContent = "";
+      accept.disabled = true;
+      api("POST", "/clusters/accept", { intent: name.value, turn_ids: cluster.turn_ids }).then(function (done) {
+        card.remove();
+        done.turn_ids.forEach(function (id) {
+          var row = document.querySelector("#review-rows tr[data-turn='" + id + "']");
+          if (row) row.remove();
+        });
+        $("clusters-status").textContent = done.turn_ids.length + " questions labelled " + done.intent +
+          (done.new_intent ? ", a new intent: retrain to teach it to the bot." : ".");
+        return loadReviewRows();
+      }).catch(function (error) {
+        accept.disabled = false;
+        note.textContent = error.message;
+      });
+    });
+    return card;
+  }
+
+  $("clusters-days").addEventListener("change", loadClusters);
+
+  // The analytics page's panel: the groups found in its window, each linking to its card in the queue.
+  function analyticsClusters(container, days) {
+    clear(container).appendChild(el("p", { className: "muted", text: "Looking for unanswered questions that look alike…" }));
+    return fetchClusters("analytics", days).then(function (report) {
+      clear(container);
+      if (!report.clusters.length) {
+        container.appendChild(el("p", { className: "muted", text: report.unanswered
+          ? "No group of three or more alike among " + report.unanswered + " unanswered questions."
+          : "No unanswered questions in this period." }));
+        return;
+      }
+      var list = el("ul", { className: "cluster-links" });
+      report.clusters.slice(0, 6).forEach(function (cluster) {
+        var link = el("a", { href: "#clusters", text: cluster.name });
+        link.addEventListener("click", function (event) {
+          event.preventDefault();
+          S.focusCluster = cluster.name;
+          $("clusters-days").value = days;
+          showTab("reviews");
+        });
+        list.appendChild(el("li", {}, link, el("span", { className: "meta",
+          text: " · " + cluster.size + " questions · " + termList(cluster, 3) })));
+      });
+      container.appendChild(list);
+      container.appendChild(el("p", { className: "meta", text: report.unanswered + " unanswered questions in all; " +
+        "accept a group as an intent in the review queue." }));
+    }).catch(function (error) {
+      if (error.message !== "superseded") clear(container).appendChild(el("p", { className: "error", text: error.message }));
+    });
+  }
+
   // --- analytics -----------------------------------------------------------------------------------
 
   var SVG = "http://www.w3.org/2000/svg";
@@ -395,9 +526,17 @@
   var COLORS = { customer: "#2563eb", bot: "#93c5fd", agent: "#10b981" };
 
   function dayChart(container, days) {
+    stackedDays(container, days, ["customer", "bot", "agent"].map(function (role) {
+      return { name: role, color: COLORS[role], value: function (d) { return d[role]; } };
+    }), "turns per day");
+  }
+
+  // One bar per day, a segment per series ({name, color, value(day)}), a legend below.
+  function stackedDays(container, days, series, label) {
     var W = 900, H = 220, left = 36, bottom = 24, top = 10;
-    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "turns per day" });
-    var max = Math.max(1, Math.max.apply(null, days.map(function (d) { return d.total; })));
+    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": label });
+    var totals = days.map(function (d) { return series.reduce(function (n, s) { return n + s.value(d); }, 0); });
+    var max = Math.max(1, Math.max.apply(null, totals));
     var step = (W - left - 8) / days.length;
     [0, 0.5, 1].forEach(function (f) {
       var y = H - bottom - f * (H - bottom - top);
@@ -406,12 +545,12 @@
     });
     days.forEach(function (d, i) {
       var x = left + i * step + step * 0.15, width = Math.max(1, step * 0.7), y = H - bottom;
-      ["customer", "bot", "agent"].forEach(function (role) {
-        var h = d[role] / max * (H - bottom - top);
+      series.forEach(function (s) {
+        var h = s.value(d) / max * (H - bottom - top);
         if (h <= 0) return;
         y -= h;
-        var bar = svg("rect", { x: x, y: y, width: width, height: h, fill: COLORS[role] });
-        bar.appendChild(svg("title", {}, d.day + " " + role + ": " + d[role]));
+        var bar = svg("rect", { x: x, y: y, width: width, height: h, fill: s.color });
+        bar.appendChild(svg("title", {}, d.day + " " + s.name + ": " + s.value(d)));
         chart.appendChild(bar);
       });
       var every = Math.ceil(days.length / 10);
@@ -421,10 +560,65 @@
     });
     clear(container).appendChild(chart);
     var legend = el("div", { className: "legend" });
-    Object.keys(COLORS).forEach(function (role) {
+    series.forEach(function (s) {
       var swatch = el("i");
-      swatch.style.background = COLORS[role];
-      legend.appendChild(el("span", {}, swatch, role));
+      swatch.style.background = s.color;
+      legend.appendChild(el("span", {}, swatch, s.name));
+    });
+    container.appendChild(legend);
+  }
+
+  // out_of_scope keeps the intent chart's amber; the others take these in turn
+  var TOPIC_COLORS = ["#2563eb", "#10b981", "#a855f7", "#0ea5e9", "#ec4899", "#84cc16", "#6366f1", "#14b8a6",
+    "#f43f5e", "#78716c", "#1e3a8a", "#be185d"];
+
+  function topicChart(container, trend) {
+    if (!trend.topics.length) {
+      clear(container).appendChild(el("p", { className: "muted", text: "No messages yet." }));
+      return;
+    }
+    var series = trend.topics.map(function (topic, i) {
+      return { name: topic, color: topic === "out_of_scope" ? "#f59e0b" : TOPIC_COLORS[i % TOPIC_COLORS.length],
+        value: function (d) { return d.counts[topic] || 0; } };
+    });
+    series.push({ name: "other topics", color: "#cbd5e1", value: function (d) { return d.other; } });
+    stackedDays(container, trend.days, series, "customer messages per day by topic");
+  }
+
+  var MOODS = { negative: "#ef4444", neutral: "#94a3b8", positive: "#22c55e" };
+
+  // A bar per topic split by sentiment label (share of the topic's messages), counts in the tooltips.
+  function topicSentimentChart(container, topics) {
+    clear(container);
+    if (!topics.length) {
+      container.appendChild(el("p", { className: "muted",
+        text: "No sentiment data yet: it appears here once sentiment analysis is enabled in kefu.yml." }));
+      return;
+    }
+    var row = 24, W = 420, labelW = 130, barW = W - labelW - 96, H = topics.length * row + 4;
+    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "sentiment by topic" });
+    topics.forEach(function (topic, i) {
+      var y = i * row + 4, x = labelW;
+      chart.appendChild(svg("text", { x: labelW - 8, y: y + 13, "text-anchor": "end" }, topic.intent));
+      var labels = Object.keys(MOODS).filter(function (m) { return topic.counts[m]; })
+        .concat(Object.keys(topic.counts).filter(function (m) { return !MOODS[m]; }).sort());
+      labels.forEach(function (mood) {
+        var width = barW * topic.counts[mood] / topic.total;
+        var part = svg("rect", { x: x, y: y + 2, width: width, height: row - 8, fill: MOODS[mood] || "#a78bfa",
+          "data-mood": mood });
+        part.appendChild(svg("title", {}, topic.intent + " " + mood + ": " + topic.counts[mood] + " of " + topic.total));
+        chart.appendChild(part);
+        x += width;
+      });
+      var negative = (topic.counts.negative || 0) / topic.total;
+      chart.appendChild(svg("text", { x: labelW + barW + 6, y: y + 13 }, topic.total + " · " + pct(negative) + " neg"));
+    });
+    container.appendChild(chart);
+    var legend = el("div", { className: "legend" });
+    Object.keys(MOODS).forEach(function (mood) {
+      var swatch = el("i");
+      swatch.style.background = MOODS[mood];
+      legend.appendChild(el("span", {}, swatch, mood));
     });
     container.appendChild(legend);
   }
@@ -476,6 +670,9 @@
       dayChart($("chart-days"), data.turns_per_day);
       intentChart($("chart-intents"), data.intents);
       sentimentChart($("chart-sentiment"), data.sentiment);
+      topicChart($("chart-topics"), data.topics);
+      topicSentimentChart($("chart-topic-sentiment"), data.topic_sentiment);
+      analyticsClusters($("analytics-clusters"), data.days);  // not waited for: it may take seconds
     });
   }
 

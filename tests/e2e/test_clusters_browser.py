@@ -1,0 +1,137 @@
+"""The dashboard in real headless Chromium: the analytics page draws topics per day and sentiment by topic
+and links a group of unanswered questions that look alike to its card in the review queue, where an agent
+accepts it as a new intent; the questions leave the queue and are stored as the intent's examples."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_browser import CHROMIUM, LAUNCH_ARGS
+from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
+
+MARKUP = "<img src=x> gift card <b>now</b>"  # shown as the text it is, never as HTML
+GIFT_CARD = [
+    "can I buy a gift card",
+    "gift card for my mother",
+    "gift card online?",
+    "price of a gift card",
+    MARKUP,
+]
+INVOICE = [
+    "I need an invoice",
+    "send me an invoice please",
+    "invoice for my purchase",
+    "can I get a VAT invoice",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (apt-get install chromium; never playwright install)"
+)
+
+
+@pytest.fixture()
+def server(tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
+    monkeypatch.setenv("KEFU_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("KEFU_SECRET", TEST_SECRET)
+    with start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}") as running:
+        yield running
+
+
+@pytest.fixture()
+def page(server: RunningServer) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 900})
+        finally:
+            browser.close()
+
+
+def seed(server: RunningServer) -> dict[str, list[int]]:
+    """Answered messages with topics and sentiment, and unanswered ones queued for review as the bot
+    queues them (the customer's turn, reason fallback or oos): two groups that look alike."""
+    repo = server.services.repo
+    session = repo.get_or_create_conversation(None).session_id
+    for intent, sentiment, score in [
+        ("order_status", "neutral", 0.1),
+        ("order_status", "negative", -0.7),
+        ("greet", "positive", 0.9),
+    ]:
+        repo.add_turn(session, "customer", "words", intent=intent, sentiment=sentiment, sentiment_score=score)
+        repo.add_turn(session, "bot", "answer", decision="reply")
+    groups: dict[str, list[int]] = {"gift": [], "invoice": []}
+    for group, texts in (("gift", GIFT_CARD), ("invoice", INVOICE)):
+        for i, text in enumerate(texts):
+            session = repo.get_or_create_conversation(None).session_id
+            turn = repo.add_turn(
+                session, "customer", text, intent="out_of_scope", review="fallback" if i % 2 else "oos"
+            )
+            repo.add_turn(session, "bot", "Sorry, I didn't understand that.", decision="fallback")
+            groups[group].append(turn.id)
+    return groups
+
+
+def test_a_group_of_unanswered_questions_becomes_an_intent(server: RunningServer, page) -> None:
+    from playwright.sync_api import expect
+
+    groups = seed(server)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(server.url + "/admin")
+    page.fill("#login-username", "admin")
+    page.fill("#login-password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#who")).to_have_text("admin (admin)")
+
+    # analytics: topics per day, sentiment by topic, and the groups found
+    page.click("#tabs button[data-tab=analytics]")
+    expect(page.locator("#chart-topics .legend")).to_contain_text("out_of_scope")
+    expect(page.locator("#chart-topics svg rect")).not_to_have_count(0)
+    moods = page.locator("#chart-topic-sentiment svg rect")
+    expect(moods).to_have_count(3)  # order_status: neutral and negative; greet: positive
+    expect(page.locator("#chart-topic-sentiment svg")).to_contain_text("order_status")
+    links = page.locator("#analytics-clusters .cluster-links a")
+    expect(links).to_have_count(2)
+    gift_link = links.filter(has_text="gift")
+    expect(gift_link).to_have_count(1)
+    name = gift_link.inner_text()
+
+    # the link opens the review queue at that group's card
+    gift_link.click()
+    expect(page.locator("#tab-reviews")).to_be_visible()
+    expect(page.locator("#review-rows tr")).to_have_count(9)
+    cards = page.locator("#cluster-cards .cluster")
+    expect(cards).to_have_count(2)
+    card = page.locator(f"#cluster-cards .cluster.focus[data-name='{name}']")
+    expect(card.locator(".cluster-title")).to_contain_text("These 5 unanswered questions look alike (terms: ")
+    expect(card.locator(".cluster-title")).to_contain_text("make them an intent?")
+    expect(card.locator(".examples li")).to_have_count(5)
+    expect(card.locator(".examples")).to_contain_text(MARKUP)  # the markup is text
+    expect(card.locator(".examples img, .examples b")).to_have_count(0)
+    expect(card.locator(".cluster-intent")).to_have_value(name)  # the suggested name, editable
+
+    card.locator(".cluster-intent").fill("gift_card")
+    expect(card.locator(".meta")).to_contain_text("a new intent")
+    card.locator("button.accept").click()
+    expect(cards).to_have_count(1)
+    expect(page.locator("#clusters-status")).to_contain_text("5 questions labelled gift_card, a new intent")
+    expect(page.locator("#review-rows tr")).to_have_count(4)
+    rows = page.locator("#review-rows tr")
+    assert sorted(int(rows.nth(i).get_attribute("data-turn")) for i in range(4)) == sorted(groups["invoice"])
+
+    labelled = server.services.repo.review_queue("labelled")
+    assert sorted((r.turn_id, r.corrected_intent) for r in labelled) == [
+        (i, "gift_card") for i in groups["gift"]
+    ]
+    assert {r.text for r in labelled} == set(GIFT_CARD)
+    # an invalid name gets the server's one-line answer on the card
+    other = cards.first
+    other.locator(".cluster-intent").fill("not a name!")
+    other.locator("button.accept").click()
+    expect(other.locator(".error")).to_contain_text("invalid intent name")
+    assert len(server.services.repo.review_queue("labelled")) == 5
+    assert errors == []
