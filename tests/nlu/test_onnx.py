@@ -82,3 +82,53 @@ def test_cli_export_with_check_then_predict(saved_model, tiny_examples, tmp_path
     assert "top-1 agreement" in result.output and "on 15 texts: 100.00%" in result.output
     result = runner.invoke(app, ["predict", str(out), "--json"], input="我要退款\nhello\n")
     assert [json.loads(line)["intent"] for line in result.stdout.strip().splitlines()] == ["refund", "greet"]
+
+
+def _tiny_bert(pruned: bool):
+    """A random two-layer BERT in kefu's `PretrainedBackbone`: the fused export's shape without a download."""
+    from transformers import BertConfig, BertModel
+
+    from kefu.compress.slicing import layers
+    from kefu.nlu.backbone import PretrainedBackbone
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        hidden_size=32, num_attention_heads=4, num_hidden_layers=2, intermediate_size=64, vocab_size=100
+    )
+    backbone = PretrainedBackbone(BertModel(config), train_layers=1).eval()
+    if pruned:  # a pruned layer has fewer heads than the config says: the export must follow the layer
+        layers(backbone)[0].keep([0, 2], range(40))
+    return backbone
+
+
+@pytest.mark.parametrize("pruned", [False, True])
+def test_a_pretrained_encoder_exports_with_fused_attention(pruned, tmp_path):
+    import collections
+
+    import onnx
+
+    from kefu.nlu.onnx_encoder import export_encoder
+
+    backbone = _tiny_bert(pruned)
+    ids = torch.randint(5, 100, (3, 11))  # neither the batch nor the length of the traced example
+    keep = torch.ones(3, 11, dtype=torch.bool)
+    keep[1, 4:] = False
+    keep[2, 7:] = False
+    with torch.no_grad():
+        expected = backbone(ids, keep)
+    for int8 in (False, True):
+        path = tmp_path / f"int8-{int8}.onnx"
+        export_encoder(backbone, path, 100, int8=int8)
+        ops = collections.Counter(node.op_type for node in onnx.load(str(path)).graph.node)
+        assert ops["QAttention" if int8 else "Attention"] == 2, ops
+        assert ops["SkipLayerNormalization"] == 4 and ops["BiasGelu"] == 2, ops
+        assert not ops["Softmax"] and not ops["LayerNormalization"], ops
+        encoder = OnnxEncoder(path, threads=1)
+        out = encoder(ids, keep.long())
+        if int8:
+            assert torch.nn.functional.cosine_similarity(out[keep], expected[keep], dim=-1).mean() > 0.98
+        else:
+            assert (out - expected)[keep].abs().max() < 1e-4
+            # padding does not reach the real tokens: the padded row alone gives the same vectors
+            alone = encoder(ids[1:2, :4], keep[1:2, :4].long())
+            assert torch.allclose(alone[0], out[1, :4], atol=1e-5)
