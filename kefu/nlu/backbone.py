@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from transformers.masking_utils import create_bidirectional_mask
 
+from kefu.errors import ConfigError
+
 
 class PretrainedBackbone(nn.Module):
     """Maps token ids (b, t) and a padding mask to contextual vectors (b, t, dim), like `TransformerEncoder`."""
@@ -63,6 +65,15 @@ class PretrainedBackbone(nn.Module):
 
     def forward(self, ids: torch.Tensor, keep: torch.Tensor, tokens: torch.Tensor | None = None) -> torch.Tensor:
         return self.upper(self.lower(ids, keep, tokens), keep)
+
+
+def keep_bottom_layers(bert: nn.Module, n: int) -> None:
+    """Cut ``bert`` (in place) to its embeddings and bottom ``n`` layers: a shallower, faster encoder whose
+    layers are still pretrained (the lower layers of a BERT carry most of what a classifier needs)."""
+    if not 1 <= n <= len(bert.encoder.layer):
+        raise ConfigError(f"encoder_layers: {n} is not between 1 and the encoder's {len(bert.encoder.layer)} layers")
+    bert.encoder.layer = bert.encoder.layer[:n]
+    bert.config.num_hidden_layers = n
 
 
 def _hidden(out) -> torch.Tensor:

@@ -262,7 +262,10 @@ def _build_network(cfg: NetworkConfig, encoder: OnnxEncoder | None = None) -> In
         return IntentNetwork(cfg, encoder)
     if cfg.pretrained is None:
         return IntentNetwork(cfg)
-    from kefu.nlu.backbone import PretrainedBackbone
+    from kefu.nlu.backbone import PretrainedBackbone, keep_bottom_layers
     from kefu.nlu.pretrained import load_pretrained
 
-    return IntentNetwork(cfg, PretrainedBackbone(load_pretrained(cfg.pretrained).model, cfg.train_layers))
+    bert = load_pretrained(cfg.pretrained).model
+    if cfg.encoder.layers < bert.config.num_hidden_layers:  # trained with encoder_layers
+        keep_bottom_layers(bert, cfg.encoder.layers)
+    return IntentNetwork(cfg, PretrainedBackbone(bert, cfg.train_layers))

@@ -20,7 +20,7 @@ from kefu.data import Example, stratified_split
 from kefu.entities import entity_scores
 from kefu.entities.tagging import word_targets
 from kefu.errors import ConfigError
-from kefu.nlu.backbone import PretrainedBackbone
+from kefu.nlu.backbone import PretrainedBackbone, keep_bottom_layers
 from kefu.nlu.encoder import EncoderConfig
 from kefu.nlu.inputs import InputEncoder
 from kefu.nlu.model import HeadOutputs, Model
@@ -128,6 +128,8 @@ def _encoder(
         )
         return InputEncoder(tokenizer, ngrams, cfg.max_len), enc_cfg, None
     pre = load_pretrained(cfg.encoder)
+    if cfg.encoder_layers:
+        keep_bottom_layers(pre.model, cfg.encoder_layers)
     bert = pre.model.config
     enc_cfg = EncoderConfig(
         vocab_size=bert.vocab_size,

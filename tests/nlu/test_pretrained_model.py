@@ -5,6 +5,7 @@ from safetensors import safe_open
 
 from kefu.data import Example
 from kefu.entities import parse_inline
+from kefu.errors import ConfigError
 from kefu.nlu.model import Model
 from kefu.training import TrainConfig, fit
 
@@ -79,3 +80,30 @@ def test_int8_onnx_export_of_e5_predicts_like_pytorch_in_a_quarter_of_the_space(
         [(e.type, e.value) for e in p.entities] for p in before
     ]
     assert max(abs(a.confidence - b.confidence) for a, b in zip(after, before, strict=True)) < 0.05
+
+
+def test_a_shallower_e5_keeps_its_bottom_layers_through_save_load_and_onnx(tmp_path):
+    examples = [Example(text, label) for label, raws in RAW.items() for text in (parse_inline(r)[0] for r in raws)]
+    cfg = TrainConfig.for_encoder(
+        "e5-small", encoder_layers=3, train_layers=2, epochs=15, batch_size=8, lr=5e-3, encoder_lr=3e-4,
+        val_fraction=0.0, patience=15,
+    )
+    model = fit(examples, cfg, progress=False)
+    assert len(model.network.encoder.bert.encoder.layer) == 3
+    path = model.save(tmp_path / "m")
+    with safe_open(str(path / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert any(k.startswith("encoder.bert.encoder.layer.1.") for k in keys)  # the trained top two of three
+    assert not any(k.startswith("encoder.bert.encoder.layer.0.") for k in keys)  # frozen: from the wheel
+    loaded = Model.load(path)
+    assert len(loaded.network.encoder.bert.encoder.layer) == 3
+    texts = ["I want a refund", "你好", "track my package"]
+    assert [p.intent for p in model.predict(texts)] == ["refund", "greet", "track"]
+    assert [p.to_dict() for p in loaded.predict(texts)] == [p.to_dict() for p in model.predict(texts)]
+    onnx = Model.load(model.export(tmp_path / "onnx")).predict(texts)
+    assert [p.intent for p in onnx] == ["refund", "greet", "track"]
+
+
+def test_encoder_layers_beyond_the_encoder_is_a_config_error():
+    with pytest.raises(ConfigError, match="encoder_layers: 13"):
+        fit([Example("hi", "a"), Example("yo", "b")], TrainConfig.for_encoder("e5-small", encoder_layers=13))
