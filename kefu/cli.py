@@ -777,7 +777,7 @@ def analyze(
     id_col: Annotated[
         str | None, typer.Option(help="Id column copied to texts.csv (auto-detected: id, tweet_id)")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Texts scored at once")] = 256,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts read and scored at once")] = 1024,
     examples: Annotated[int, typer.Option(min=1, max=50, help="Representative texts shown per topic")] = 5,
     terms: Annotated[int, typer.Option(min=1, max=50, help="Characteristic terms shown per topic")] = 10,
 ) -> None:

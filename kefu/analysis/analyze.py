@@ -40,7 +40,11 @@ TIME_NAMES = ("created_at", "timestamp", "time", "date", "datetime", "published_
 SOURCE_NAMES = ("source", "channel", "platform")
 ID_NAMES = ("id", "tweet_id")
 
-BATCH_SIZE = 256
+# Texts read and scored per round. The model sorts a round by length and runs it in batches of
+# ENCODER_BATCH: the bigger the round, the closer in length the texts of each batch, and padding is
+# wasted work (on 36,000 headlines, rounds of 256 ran the encoder at 265 texts/s, of 1024 at 339).
+BATCH_SIZE = 1024
+ENCODER_BATCH = 32
 MAX_SKIPPED_LISTED = 1000  # skipped rows listed in summary.json; all are counted
 MAX_SOURCES = 200  # distinct sources counted; any further ones count as OTHER_SOURCE
 OTHER_SOURCE, NO_SOURCE = "(other)", "(none)"
@@ -106,14 +110,14 @@ class TopicSentimentScorer:
         return cls(topic, sentiment)
 
     def score(self, texts: list[str]) -> Scores:
-        out = self.topic_model.outputs(texts)
+        out = self.topic_model.outputs(texts, batch_size=ENCODER_BATCH)
         confidence, best = out.intent.max(dim=-1)
         topics = [self.topics[i] for i in best.tolist()]
         if self.sentiment_model is None:
             return Scores(topics, confidence.tolist(), [None] * len(texts), [None] * len(texts))
         probs = out.sentiment if self.sentiment_model is self.topic_model else None
         if probs is None:
-            probs = self.sentiment_model.outputs(texts).sentiment
+            probs = self.sentiment_model.outputs(texts, batch_size=ENCODER_BATCH).sentiment
         mood_confidence, mood = probs.max(dim=-1)
         moods = [self.sentiments[i] for i in mood.tolist()]
         return Scores(topics, confidence.tolist(), moods, mood_confidence.tolist())

@@ -8,7 +8,7 @@ Accepting a cluster labels those turns' reviews with an intent, new or existing
 (:meth:`Repository.label_turns`), as labelling them one by one in the review queue would: the next retrain
 writes them to ``data/reviewed.yml`` and the model learns the intent.
 
-Clustering costs seconds (an embedding per text, k-means for a range of k). A result is kept for
+Clustering costs seconds (an embedding per text, a Ward tree cut at the best BIC). A result is kept for
 :data:`CACHE_SECONDS` and given again while the window's unanswered turns are the very same ones (any
 change, an accepted cluster, a new question or an erased conversation, computes afresh), and the vectors
 of texts embedded before are remembered (by a digest of the text, as :class:`LockedEmbedder` does), so a
