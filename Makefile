@@ -52,6 +52,8 @@ bench: $(STAMP) $(WRK)
 	$(BIN)/python benchmarks/bench_efficiency.py
 	$(BIN)/python benchmarks/bench_ddp.py
 	$(BIN)/python benchmarks/bench_fuzz.py
+	$(BIN)/python benchmarks/bench_topics.py
+	$(BIN)/python benchmarks/bench_discovery.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check kefu tests benchmarks

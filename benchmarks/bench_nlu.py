@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 from rich.table import Table
+from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets
@@ -51,11 +52,18 @@ PRETRAINED_TASK_SETTINGS = {
 }
 
 
-def run_kefu(train, val, test, cfg: TrainConfig, kind: str) -> dict:
+def run_kefu(train, val, test, cfg: TrainConfig, kind: str, sentiment=None, save_to: Path | None = None) -> dict:
+    """Train, time and test kefu; ``sentiment`` = (train, validation) sentiment examples adds that head,
+    ``save_to`` keeps the model there."""
     start = time.perf_counter()
     # one line per epoch on stderr: these runs take many minutes, also when stderr is a log file
-    model = fit(train, cfg, val_examples=val, progress=sys.stderr.isatty(), on_epoch=_log_epoch)
+    model = fit(
+        train, cfg, val_examples=val, progress=sys.stderr.isatty(), on_epoch=_log_epoch,
+        sentiment=sentiment[0] if sentiment else None, sentiment_val=sentiment[1] if sentiment else None,
+    )
     seconds = time.perf_counter() - start
+    if save_to is not None:
+        model.save(save_to)
     report = evaluate_model(model, test).to_dict()
     texts = [e.text for e in test]
     closed = [p.ranking[0]["intent"] for p in model.predict(texts)]
@@ -65,6 +73,7 @@ def run_kefu(train, val, test, cfg: TrainConfig, kind: str) -> dict:
         "system": f"kefu {cfg.encoder}",
         # the top intent, as the baseline answers: comparable across systems
         "accuracy": sum(p == e.label for p, e in zip(closed, test, strict=True)) / len(test),
+        "macro_f1": f1_score([e.label for e in test], closed, average="macro"),
         "train_seconds": seconds,
         "predict_ms_p50": p50_ms(model.predict, datasets.sample(texts, LATENCY_SAMPLES)),
         "model_bytes": size,

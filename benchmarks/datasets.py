@@ -97,3 +97,45 @@ def sst2() -> tuple[list[Example], list[Example], list[Example]]:
             ]
 
     return split("train"), split("dev"), split("test")
+
+
+def _split_80_10_10(rows: list[Example], seed: int) -> tuple[list[Example], list[Example], list[Example]]:
+    rest, test = stratified_split(rows, 0.1, seed)
+    train, val = stratified_split(rest, 1 / 9, seed)
+    return train, val, test
+
+
+def nlpcc_headlines() -> list[Example]:
+    """All 36,000 NLPCC 2017 headlines (18 topics). The file spaces out every character; the spaces go
+    (the original spaces between Latin words are lost with them: "iOS10Beta2")."""
+    path = DATA / "nlpcc2017_news_headline" / "test.full.char.tsv"
+    with path.open(encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t", 1) for line in f if line.strip()]
+    return [Example(text.replace(" ", ""), label, str(path)) for label, text in rows]
+
+
+def nlpcc(seed: int = 0) -> tuple[list[Example], list[Example], list[Example]]:
+    """The labelled NLPCC file has no split: stratified 80/10/10 train/validation/test, fixed seed."""
+    return _split_80_10_10(nlpcc_headlines(), seed)
+
+
+def ag_news(seed: int = 0) -> tuple[list[Example], list[Example], list[Example]]:
+    """AG News' 7,600-item test file (4 topics), "title. description" per item; no split: 80/10/10."""
+    folder = DATA / "ag_news_test"
+    classes = (folder / "classes.txt").read_text(encoding="utf-8").split()
+    with (folder / "test.csv").open(encoding="utf-8") as f:
+        rows = [
+            # the source writes line breaks as a backslash
+            Example(f"{title}. {body}".replace("\\", " "), classes[int(label) - 1], "ag_news_test/test.csv")
+            for label, title, body in csv.reader(f)
+        ]
+    return _split_80_10_10(rows, seed)
+
+
+def bitext_categories(seed: int = 0) -> tuple[list[Example], list[Example], list[Example]]:
+    """Bitext's 8,175 customer-support utterances labelled with their 11 categories (ACCOUNT, PAYMENT,
+    REFUND, ...): a support team's topics. No split: 80/10/10."""
+    path = DATA / "bitext_customer_support" / "bitext_8k_utterances.csv"
+    with path.open(encoding="utf-8-sig") as f:
+        rows = [Example(r["utterance"], r["category"], str(path)) for r in csv.DictReader(f)]
+    return _split_80_10_10(rows, seed)
