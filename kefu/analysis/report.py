@@ -22,19 +22,9 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-# Common CJK fonts on Linux, Windows and macOS, tried first; then any installed font that has CJK glyphs.
-CJK_FONTS = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-    "Heiti SC",
-    "Arial Unicode MS",
-)
+from kefu.evaluation.plots import CJK_FONTS
+from kefu.evaluation.report import REPORT_CSS
+
 MAX_TOPICS_OVER_TIME = 8  # the most frequent topics get a line each; the rest one "other topics" line
 _SENTIMENT_COLOURS = {"negative": "#d62728", "neutral": "#a0a0a0", "positive": "#2ca02c"}
 _PALETTE = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
@@ -189,17 +179,8 @@ def _percent(share: float) -> str:
     return f"{share * 100:.1f}%"
 
 
-_CSS = """
-body { font-family: system-ui, "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;
-       margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; }
-.headline { display: flex; gap: 1em; flex-wrap: wrap; }
-.headline div { border: 1px solid #ccc; border-radius: 6px; padding: 0.6em 1.2em; }
-.headline b { display: block; font-size: 1.6em; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+_CSS = REPORT_CSS + """
 td.n { text-align: right; white-space: nowrap; }
-th { background: #f4f4f4; }
-img { max-width: 100%; }
 .note { color: #666; }
 td.text { max-width: 48em; white-space: pre-wrap; word-break: break-word; }
 """

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib import font_manager
 
 # Common CJK fonts on Linux, Windows and macOS; whichever are installed become fallbacks for Chinese labels.
-_CJK_FONTS = (
+CJK_FONTS = (
     "Noto Sans CJK SC",
     "Noto Sans SC",
     "Source Han Sans SC",
@@ -35,7 +35,7 @@ _MAX_ANNOTATED_LABELS = 40
 def _cjk_friendly() -> Iterator[None]:
     """Draw with an installed CJK fallback font if any, and silence the missing-glyph warnings otherwise."""
     installed = {font.name for font in font_manager.fontManager.ttflist}
-    fallbacks = [name for name in _CJK_FONTS if name in installed]
+    fallbacks = [name for name in CJK_FONTS if name in installed]
     # Only installed names go in: an absent family makes matplotlib log a warning on every text drawn.
     with plt.rc_context({"font.family": ["sans-serif", *fallbacks]}), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)

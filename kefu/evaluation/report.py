@@ -166,7 +166,7 @@ def _table(header: Sequence[str], rows: list[Sequence[object]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-_CSS = """
+REPORT_CSS = """
 body { font-family: system-ui, "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;
        margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; }
 .headline { display: flex; gap: 1em; flex-wrap: wrap; }
@@ -235,5 +235,5 @@ def _render_html(report: EvalReport, title: str) -> str:
     body = "\n".join(sections)
     return (
         '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+        f"<title>{escape(title)}</title>\n<style>{REPORT_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
