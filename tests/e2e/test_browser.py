@@ -7,38 +7,14 @@ nothing they do; the dashboard's session is a cookie that outlives a reload and 
 Screenshots for the README go to docs/screenshots/.
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, chat, start_server
+from tests.server.helpers import ADMIN_PASSWORD, RunningServer, chat
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AGENT_REPLY = "您好，我是客服小美。您的订单已经发货了，明天送达。"
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (apt-get install chromium; never playwright install)"
-)
-
-
-@pytest.fixture()
-def server(tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
-    monkeypatch.setenv("KEFU_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("KEFU_SECRET", TEST_SECRET)
-    with start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}") as running:
-        yield running
-
 
 def _handed_off_with_an_order_id(server: RunningServer) -> str:
     """A conversation through the chat API that filled the order_id slot, then asked for a person."""
@@ -48,18 +24,6 @@ def _handed_off_with_an_order_id(server: RunningServer) -> str:
         assert chat(http, "talk to a human", session)["handoff"]
     assert server.services.repo.get_conversation(session).state["slots"] == {"order_id": "A12345"}
     return session
-
-
-@pytest.fixture()
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def test_customer_and_agent_talk_through_the_widget_and_the_dashboard(server: RunningServer, browser) -> None:

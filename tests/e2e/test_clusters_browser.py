@@ -2,13 +2,10 @@
 and links a group of unanswered questions that look alike to its card in the review queue, where an agent
 accepts it as a new intent; the questions leave the queue and are stored as the intent's examples."""
 
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_browser import CHROMIUM, LAUNCH_ARGS
-from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
+from tests.server.helpers import ADMIN_PASSWORD, RunningServer
 
 MARKUP = "<img src=x> gift card <b>now</b>"  # shown as the text it is, never as HTML
 GIFT_CARD = [
@@ -25,29 +22,9 @@ INVOICE = [
     "can I get a VAT invoice",
 ]
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (apt-get install chromium; never playwright install)"
-)
-
-
 @pytest.fixture()
-def server(tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
-    monkeypatch.setenv("KEFU_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("KEFU_SECRET", TEST_SECRET)
-    with start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}") as running:
-        yield running
-
-
-@pytest.fixture()
-def page(server: RunningServer) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
-        finally:
-            browser.close()
+def page(server: RunningServer, browser):
+    return browser.new_page(viewport={"width": 1280, "height": 900})
 
 
 def seed(server: RunningServer) -> dict[str, list[int]]:
