@@ -28,7 +28,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets
-from common import LATENCY_SAMPLES, dir_bytes, latencies_ms, run_baseline
+from common import LATENCY_SAMPLES, dir_bytes, latencies_ms, rss_mb, run_baseline
 
 from kefu.data import Example
 
@@ -112,13 +112,6 @@ def measure(model_dir: Path, threads: int, smoke: bool) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def measure_here(model_dir: Path, threads: int, smoke: bool) -> dict:
     """The child side of `measure`: load, then latency, throughput and test predictions."""
     import kefu
@@ -127,10 +120,10 @@ def measure_here(model_dir: Path, threads: int, smoke: bool) -> dict:
     _, _, test = datasets.banking77()
     if smoke:
         test = datasets.sample(test, SMOKE_TEST)
-    base = _rss_mb()  # Python, torch and kefu imported: what any model pays before its own weights
+    base = rss_mb()  # Python, torch and kefu imported: what any model pays before its own weights
     model = kefu.load(model_dir)
     model.predict("hello")
-    rss = _rss_mb()
+    rss = rss_mb()
     texts = [e.text for e in test]
     p50, p99 = latencies_ms(lambda t: model.predict(t), datasets.sample(texts, LATENCY_SAMPLES))
     start = time.perf_counter()

@@ -30,7 +30,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets
 from bench_nlu import run_kefu
-from common import run_baseline
+from common import rss_mb, run_baseline
 
 from kefu.nlu.model import Model
 from kefu.training import TrainConfig
@@ -98,16 +98,6 @@ def headlines_file(work: Path) -> Path:
         writer.writerow(["id", "text"])
         writer.writerows(enumerate(e.text for e in datasets.nlpcc_headlines()))
     return path
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except FileNotFoundError:  # the process has just ended
-        return None
-    return None
 
 
 def analyze_row(name: str, work: Path) -> dict:

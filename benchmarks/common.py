@@ -30,6 +30,17 @@ def p50_ms(predict_one, texts: list[str]) -> float:
     return latencies_ms(predict_one, texts)[0]
 
 
+def rss_mb(pid: int | str = "self") -> float | None:
+    """Resident memory of a process (this one by default) in MB; None once it has ended."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        return None
+    return None
+
+
 def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 

@@ -13,7 +13,6 @@ counting), so a file of any length is described in the same memory.
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from math import log
@@ -122,10 +121,3 @@ def _without_repeats(scored: list[Term], n: int) -> list[Term]:
             seen_words |= ws
     return [Term(_shown(t.text), t.score, t.count) for t in chosen]
 
-
-def characteristic_terms(texts: Iterable[str], groups: Iterable[str], n: int = 10) -> Mapping[str, list[Term]]:
-    """The ``n`` most characteristic terms of each group, for texts given with their group labels."""
-    counter = TermCounter()
-    for text, group in zip(texts, groups, strict=True):
-        counter.add(group, text)
-    return counter.top(n)
