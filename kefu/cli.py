@@ -632,7 +632,8 @@ def export(
 
 @app.command(
     epilog="Examples:\n\n  kefu distill models/bank-e5 train.csv --unlabelled requests.txt --out models/bank-small\n\n"
-    "  kefu distill models/bank-e5 train.csv --unlabelled tickets.csv --text-col body --val val.csv"
+    "  kefu distill models/bank-e5 train.csv --unlabelled tickets.csv --text-col body --val val.csv\n\n"
+    "  kefu distill models/bank-e5 train.csv --copies 2 --out models/bank-small    (no unlabelled text at hand)"
     " --temperature 3 --out models/bank-small"
 )
 @_one_line_errors
@@ -648,6 +649,9 @@ def distill(
     encoder: Annotated[str, typer.Option(help="The student's encoder")] = "scratch",
     temperature: Annotated[float, typer.Option(help="Softens the teacher's and student's probabilities")] = 2.0,
     weight: Annotated[float, typer.Option(help="Weight of the teacher's loss against the gold labels'")] = 1.0,
+    copies: Annotated[
+        int, typer.Option(min=0, help="Variants of each training text for the teacher to label (a word replaced, dropped, or cut off)")
+    ] = 0,
     epochs: Annotated[int | None, typer.Option(help="Maximum number of epochs")] = None,
     text_col: Annotated[str | None, typer.Option(help="Text column of the unlabelled file (auto-detected)")] = None,
 ) -> None:
@@ -665,7 +669,7 @@ def distill(
     val_examples = load_dataset(val)[0] if val is not None else None
     texts = [row.text for row in stream_rows(unlabelled, text_col)] if unlabelled is not None else []
     err.print(f"distilling {teacher_dir} into a {encoder} student: {len(examples)} examples, {len(texts)} unlabelled")
-    student = distill_model(teacher, examples, texts, cfg, val_examples, temperature, weight, progress=True)
+    student = distill_model(teacher, examples, texts, cfg, val_examples, temperature, weight, copies, progress=True)
     student.save(out_dir)
     m = student.metrics
     summary = f"saved {out_dir} ({m['train_seconds']:.1f} s"

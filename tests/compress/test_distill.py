@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from kefu.cli import app
 from kefu.compress import distill
+from kefu.compress.distill import variants
 from kefu.data import Example
 from kefu.errors import ConfigError
 from kefu.training import TrainConfig, fit
@@ -76,11 +77,29 @@ def test_cli_distill(saved_model, tiny_examples, tmp_path):
     config.write_text("dim: 32\nlayers: 1\nheads: 2\nepochs: 30\nlr: 0.003\nval_fraction: 0.0\nvocab_size: 200\n")
     out = tmp_path / "student"
     result = CliRunner().invoke(
-        app, ["distill", str(saved_model), str(data), "--unlabelled", str(extra), "--config", str(config), "--out", str(out)]
+        app,
+        ["distill", str(saved_model), str(data), "--unlabelled", str(extra), "--config", str(config), "--out", str(out),
+         "--copies", "1"],
     )
     assert result.exit_code == 0, result.output
     assert "15 examples, 3 unlabelled" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["distillation"]["n_unlabelled"] == 3 and metrics["n_train"] == 15
+    assert 0 < metrics["distillation"]["n_variants"] <= 15  # at most one of each training text
     missing = CliRunner().invoke(app, ["distill", str(tmp_path / "nope"), str(data), "--out", str(out)])
     assert missing.exit_code != 0 and len(missing.output.strip().splitlines()) == 1
+
+
+def test_variants_are_new_texts_made_of_the_originals_words():
+    texts = ["where is my parcel now", "cancel my order please", "我的快递到哪了", "hi"]
+    made = variants(texts, copies=3, seed=1)
+    assert made == variants(texts, copies=3, seed=1)  # the same for a seed: a resumed run fingerprints it
+    assert made and len(set(made)) == len(made) and not set(made) & set(texts)
+    words = {w for t in [*texts[:2], "hi"] for w in t.split()}
+    chinese = [m for m in made if " " not in m and any(ord(c) > 0x2E80 for c in m)]
+    english = [m for m in made if m not in chinese]
+    assert chinese and all(set(m) <= set("".join(texts)) for m in chinese)  # characters, no spaces added
+    assert english and all(set(m.split()) <= words for m in english)
+    assert variants(texts, copies=0) == [] and variants(["hi"], copies=5) == []
+    with pytest.raises(ConfigError):
+        variants(texts, copies=-1)
