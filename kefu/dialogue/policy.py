@@ -33,6 +33,7 @@ resets ``fallback_count``.
 
 import random
 import string
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -102,12 +103,13 @@ def decide(
     nlu: NluResult,
     state: ConversationState,
     domain: Domain,
-    kb_hit: KbHit | None = None,
+    kb_hit: KbHit | Callable[[], KbHit | None] | None = None,
     rng: random.Random | None = None,
 ) -> tuple[Decision, ConversationState]:
     """Decide the answer to one message; return it with the new conversation state.
 
-    ``rng`` picks among reply variants; without one the first variant is always used.
+    ``kb_hit`` may be a function that searches the knowledge base: it is called only when rule 4 or 5
+    is reached. ``rng`` picks among reply variants; without one the first variant is always used.
     """
     return _Turn(nlu, state, domain, kb_hit, rng).run()
 
@@ -131,7 +133,7 @@ class _Turn:
         nlu: NluResult,
         state: ConversationState,
         domain: Domain,
-        kb_hit: KbHit | None,
+        kb_hit: KbHit | Callable[[], KbHit | None] | None,
         rng: random.Random | None,
     ):
         self.nlu, self.domain, self.settings = nlu, domain, domain.policy
@@ -332,7 +334,7 @@ class _Turn:
         )
 
     def _kb(self, reason: str, intent: str | None) -> Decision | None:
-        hit = self.kb_hit
+        hit = self.kb_hit() if callable(self.kb_hit) else self.kb_hit
         if hit is None or hit.score < self.settings.kb_threshold:
             return None
         reason = f"{reason}; knowledge base {hit.score:.2f} >= {self.settings.kb_threshold}"

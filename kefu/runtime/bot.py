@@ -190,7 +190,12 @@ class Bot:
             return _result(recorded, None)
         prediction = self._understand(engine, text)
         nlu = _nlu_result(prediction)
-        kb_hit, titles = self._knowledge(engine, nlu)
+        knowledge = _Knowledge(engine, nlu)
+        # A dry run of the policy on the state as read before the model: it searches the knowledge base
+        # (an embedding costs more than all the rest of a turn) only if the answer could come from there,
+        # and does it here, outside the write lock. The decision under the lock reuses that search, or
+        # makes it then if the state has changed meanwhile (two messages of one conversation at once).
+        decide(nlu, self._state(conversation.state or {}), engine.domain, knowledge)
         fields = {
             "intent": prediction.intent,
             "confidence": prediction.confidence,
@@ -203,8 +208,8 @@ class Bot:
         def respond(status: str, stored: dict[str, Any]) -> BotTurn | None:
             if status != "bot":  # an agent claimed the conversation while the model was thinking
                 return None
-            decision, state = decide(nlu, self._state(stored), engine.domain, kb_hit, self.rng)
-            return self._bot_turn(engine, prediction, decision, state, titles)
+            decision, state = decide(nlu, self._state(stored), engine.domain, knowledge, self.rng)
+            return self._bot_turn(engine, prediction, decision, state, knowledge.titles)
 
         recorded = record_exchange(self.repo, conversation.session_id, text, fields, respond)
         explanation = _explanation(engine, prediction) if explain else None
@@ -257,26 +262,6 @@ class Bot:
             if name in engine.domain.intents:
                 return Prediction(text, name, 1.0, [{"intent": name, "confidence": 1.0}])
         return engine.model.predict(text)[0]
-
-    @staticmethod
-    def _knowledge(engine: Engine, nlu: NluResult) -> tuple[KbHit | None, dict[str, str]]:
-        """The knowledge-base answer, searched only when the policy could use it (rules 4 and 5 of
-        :mod:`kefu.dialogue.policy`): an embedding costs more than all the rest of a turn."""
-        if engine.kb is None or nlu.text.startswith(PAYLOAD_PREFIX):
-            return None, {}
-        spec = engine.domain.intents.get(nlu.intent or "")
-        in_scope = (
-            not nlu.oos
-            and nlu.intent is not None
-            and nlu.confidence >= engine.domain.policy.confidence_threshold
-        )
-        if in_scope and spec is not None and spec.replies:
-            return None, {}
-        hit = engine.kb.answer(nlu.text, min_score=engine.min_score)
-        if hit is None:
-            return None, {}
-        passage = hit.passage
-        return KbHit(passage.answer, passage.source, hit.dense_score), {passage.source: passage.title}
 
     @staticmethod
     def _state(stored: dict[str, Any]) -> ConversationState:
@@ -342,6 +327,33 @@ class Bot:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+class _Knowledge:
+    """The knowledge base's answer to one message, searched on the first call and remembered; ``titles``
+    maps the answer's source to its passage title for the reply's sources."""
+
+    def __init__(self, engine: Engine, nlu: NluResult) -> None:
+        self.engine, self.nlu = engine, nlu
+        self.titles: dict[str, str] = {}
+        self._searched, self._hit = False, None
+
+    def __call__(self) -> KbHit | None:
+        if not self._searched:
+            self._searched = True
+            self._hit = self._search()
+        return self._hit
+
+    def _search(self) -> KbHit | None:
+        engine, text = self.engine, self.nlu.text
+        if engine.kb is None or text.startswith(PAYLOAD_PREFIX):
+            return None
+        hit = engine.kb.answer(text, min_score=engine.min_score)
+        if hit is None:
+            return None
+        passage = hit.passage
+        self.titles = {passage.source: passage.title}
+        return KbHit(passage.answer, passage.source, hit.dense_score)
 
 
 def _checked(text: str) -> str:

@@ -54,6 +54,23 @@ def test_a_question_no_intent_answers_comes_from_the_knowledge_base_with_its_sou
     assert chinese.decision == "kb" and chinese.sources[0].source == "faq.csv:4"
 
 
+def test_the_knowledge_base_is_searched_only_when_the_answer_could_come_from_it(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = bot.engine.kb.embedder.inner  # under the bot's lock and cache
+    searched: list[str] = []
+    embed = embedder.embed_queries
+    monkeypatch.setattr(embedder, "embed_queries", lambda texts: searched.extend(texts) or embed(texts))
+    asked = bot.handle(None, "where is my order")
+    # the answer to the form's question: out of scope for the model (no training text starts with Z), but
+    # it fills the slot, so the knowledge base could not answer it
+    done = bot.handle(asked.session_id, "Z99999999")
+    assert done.intent == "out_of_scope" and done.decision == "reply" and "Z99999999" in done.reply.text
+    assert asked.decision == "form" and searched == []
+    answered = bot.handle(None, "Do you ship to Hong Kong?")
+    assert answered.decision == "kb" and searched == ["Do you ship to Hong Kong?"]
+
+
 def test_an_unanswerable_message_gets_the_fallback_and_is_queued_for_review(
     bot: Bot, repo: Repository
 ) -> None:
