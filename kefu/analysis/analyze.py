@@ -30,7 +30,7 @@ from kefu.analysis.terms import TermCounter
 from kefu.data.loaders import TEXT_COLUMNS
 from kefu.data.stream import STREAMED, Row, RowStream, stream_rows
 from kefu.errors import DataError, KefuError
-from kefu.nlu.batch import _ProgressBar, batches
+from kefu.nlu.batch import ByteProgress, batches
 
 # Column names looked for, in this order, when no --*-col option names one (matching ignores case).
 TEXT_NAMES = ("text", "content", "comment", "review", "headline", "title", "body", "tweet") + tuple(
@@ -603,7 +603,7 @@ def _run(
     analysis = None
     with (
         texts_csv.open("w", encoding="utf-8", newline="") as file,
-        _ProgressBar(source, progress, "analysing") as bar,
+        ByteProgress(source, progress, "analysing") as bar,
     ):
         writer = csv.writer(file)
         for batch in batches(_items(rows, rows.columns, skip), batch_size):

@@ -41,14 +41,14 @@ from kefu.nlu.network import IntentNetwork, Outputs
 from kefu.training.config import TrainConfig
 from kefu.training.teacher import distillation_loss
 from kefu.training.trainer import (
-    _cache_lower,
-    _canonical,
-    _head_loss,
-    _length_buckets,
-    _oos_threshold,
-    _Optimizer,
-    _pad_states,
-    _validation_scores,
+    Optimizer,
+    cache_lower,
+    canonical,
+    head_loss,
+    length_buckets,
+    oos_threshold,
+    pad_states,
+    validation_scores,
 )
 
 TEMPERATURE = 2.0  # distillation: softened probabilities carry the teacher's second choices too
@@ -234,7 +234,7 @@ def importance(
     progress: bool = False,
 ) -> Importance:
     """Every head's and feed-forward neuron's importance to `model` on `examples` (see the module docstring)."""
-    examples = _canonical(examples)
+    examples = canonical(examples)
     texts = [e.text for e in examples]
     return _score(
         student(model).network,
@@ -274,7 +274,7 @@ def prune(
     batch_size = batch_size or cfg.batch_size
     if val_examples is None and cfg.val_fraction > 0:
         examples, val_examples = stratified_split(examples, cfg.val_fraction, cfg.seed)
-    examples, val_examples = _canonical(examples), _canonical(val_examples or [])
+    examples, val_examples = canonical(examples), canonical(val_examples or [])
     gold = _gold(model, examples)
     texts = [e.text for e in examples]
     ids = model.inputs.token_ids(texts)
@@ -303,14 +303,14 @@ def prune(
     }
     if val_examples:
         val_texts = [e.text for e in val_examples]
-        report["val_macro_f1_before"], report["val_accuracy_before"] = _validation_scores(
+        report["val_macro_f1_before"], report["val_accuracy_before"] = validation_scores(
             model.predict_proba(val_texts), model.labels, val_examples
         )
         probs = pruned.predict_proba(val_texts)
-        pruned.metrics["val_macro_f1"], pruned.metrics["val_accuracy"] = _validation_scores(
+        pruned.metrics["val_macro_f1"], pruned.metrics["val_accuracy"] = validation_scores(
             probs, model.labels, val_examples
         )
-        pruned.oos = _oos_threshold(pruned, val_examples, probs, cfg) or model.oos
+        pruned.oos = oos_threshold(pruned, val_examples, probs, cfg) or model.oos
     report["seconds"] = time.perf_counter() - started
     pruned.metrics["pruning"] = report
     return pruned
@@ -364,9 +364,9 @@ def _recover(
     net, inputs = model.network, model.inputs
     lengths = [len(s) for s in ids]
     steps = math.ceil(len(texts) / batch_size)
-    opt = _Optimizer(net, cfg, steps * epochs)
+    opt = Optimizer(net, cfg, steps * epochs)
     # the frozen embeddings' output is the same every epoch: compute it once, as the trainer does
-    lower = _cache_lower(net, inputs, ids, progress) if getattr(net.encoder, "caches_lower", False) else None
+    lower = cache_lower(net, inputs, ids, progress) if getattr(net.encoder, "caches_lower", False) else None
     rng = random.Random(cfg.seed)
     history = []
     bar = Progress(
@@ -381,18 +381,18 @@ def _recover(
         for epoch in range(1, epochs + 1):
             net.train()
             running = 0.0
-            batches = _length_buckets(list(range(len(texts))), lengths, batch_size, rng)
+            batches = length_buckets(list(range(len(texts))), lengths, batch_size, rng)
             for step, rows in enumerate(batches, start=1):
                 batch = inputs.batch([texts[i] for i in rows], [ids[i] for i in rows])
-                out = net(batch, lower=_pad_states([lower[i] for i in rows]) if lower is not None else None)
-                loss = (1 - distill) * _head_loss(out.intent, gold[rows], cfg.label_smoothing)
+                out = net(batch, lower=pad_states([lower[i] for i in rows]) if lower is not None else None)
+                loss = (1 - distill) * head_loss(out.intent, gold[rows], cfg.label_smoothing)
                 loss = loss + distill * _distill(out.intent, teacher.intent[rows])
                 if out.ngram_intent is not None:
-                    loss = loss + _head_loss(out.ngram_intent, gold[rows], cfg.label_smoothing)
+                    loss = loss + head_loss(out.ngram_intent, gold[rows], cfg.label_smoothing)
                 if out.sentiment is not None:
                     loss = loss + _distill(out.sentiment, teacher.sentiment[rows])
                 if out.tags is not None:
-                    target = _pad_states([teacher.tags[i] for i in rows])
+                    target = pad_states([teacher.tags[i] for i in rows])
                     loss = loss + _distill(out.tags[batch.keep], target[batch.keep])
                 opt.step(loss)
                 running += loss.item()

@@ -60,7 +60,7 @@ def predict_file(
     partial = out.with_name(f".{out.name}.partial")
     written = 0
     try:
-        with partial.open("w", encoding="utf-8", newline="") as file, _ProgressBar(source, progress) as bar:
+        with partial.open("w", encoding="utf-8", newline="") as file, ByteProgress(source, progress) as bar:
             write = None
             for batch in batches(rows, batch_size):
                 if write is None:  # the header has been read: whether there is an id column is known
@@ -112,7 +112,7 @@ def _csv_writer(file: TextIO, with_id: bool) -> Write:
 _WRITERS: dict[str, Callable[[TextIO, bool], Write]] = {".jsonl": _jsonl_writer, ".csv": _csv_writer}
 
 
-class _ProgressBar:
+class ByteProgress:
     """A progress bar on stderr over the input's bytes (its row count is unknown until it is read)."""
 
     def __init__(self, source: str | Path, enabled: bool, label: str = "predicting") -> None:

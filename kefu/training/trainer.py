@@ -48,7 +48,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class _Optimizer:
+class Optimizer:
     """AdamW for the dense weights and lazy (sparse) Adam for the n-gram table, stepped and scheduled as one."""
 
     def __init__(self, net: IntentNetwork, cfg: TrainConfig, total: int):
@@ -145,7 +145,7 @@ def _encoder(
 
 
 @torch.inference_mode()
-def _cache_lower(net: IntentNetwork, inputs: InputEncoder, token_ids: list[list[int]], progress: bool) -> list:
+def cache_lower(net: IntentNetwork, inputs: InputEncoder, token_ids: list[list[int]], progress: bool) -> list:
     """The frozen encoder bottom's output for every training text, computed once for all epochs."""
     net.eval()
     order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
@@ -164,7 +164,7 @@ def _cache_lower(net: IntentNetwork, inputs: InputEncoder, token_ids: list[list[
     return states
 
 
-def _pad_states(states: list[torch.Tensor]) -> torch.Tensor:
+def pad_states(states: list[torch.Tensor]) -> torch.Tensor:
     return torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
 
 
@@ -176,7 +176,7 @@ def _epoch_rows(n_intent: int, n_sentiment: int, rng: random.Random) -> list[int
     return list(range(n_intent)) + list(picked)
 
 
-def _length_buckets(rows: list[int], lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+def length_buckets(rows: list[int], lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
     """`rows` shuffled into batches of similar length."""
     order = list(rows)
     rng.shuffle(order)
@@ -189,7 +189,7 @@ def _length_buckets(rows: list[int], lengths: list[int], batch_size: int, rng: r
     return batches
 
 
-def _validation_scores(probs: torch.Tensor, labels: list[str], examples: list[Example]) -> tuple[float, float]:
+def validation_scores(probs: torch.Tensor, labels: list[str], examples: list[Example]) -> tuple[float, float]:
     """(macro-F1, accuracy); a validation label absent from training (-1) can only count as an error."""
     pred = probs.argmax(-1).tolist()
     label_id = {label: i for i, label in enumerate(labels)}
@@ -239,7 +239,7 @@ def fit(
     if sentiment and sentiment_val is None and cfg.val_fraction > 0:
         sentiment, sentiment_val = stratified_split(sentiment, cfg.val_fraction, cfg.seed)
     sentiment, sentiment_val = list(sentiment or []), list(sentiment_val or [])
-    examples, val_examples = _canonical(examples), _canonical(val_examples or [])
+    examples, val_examples = canonical(examples), canonical(val_examples or [])
     labels = sorted({e.label for e in examples})
     moods = sorted({e.label for e in sentiment})
     # rows: the intent examples, the teacher's unlabelled texts, then the sentiment examples
@@ -274,10 +274,10 @@ def fit(
 
     steps_per_epoch = distributed.steps_per_epoch(n_intent_rows + min(len(sentiment), n_intent_rows), cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
-    lower = _cache_lower(net, inputs, token_ids, progress) if backbone is not None and backbone.caches_lower else None
+    lower = cache_lower(net, inputs, token_ids, progress) if backbone is not None and backbone.caches_lower else None
     val_texts = [e.text for e in val_examples + sentiment_val]
     val_ids, val_offsets = inputs.encode(val_texts)  # once: every epoch's validation reuses them
-    val_lower = _cache_lower(net, inputs, val_ids, progress) if lower is not None and val_texts else None
+    val_lower = cache_lower(net, inputs, val_ids, progress) if lower is not None and val_texts else None
 
     annotated_val = bool(tags) and any(e.entities for e in val_examples)
 
@@ -292,7 +292,7 @@ def fit(
             entity_f1 = entity_scores([list(e.entities) for e in val_examples], found)["f1"]
         return heads.intent[:n], heads.sentiment[n:] if heads.sentiment is not None else None, entity_f1
 
-    opt = _Optimizer(net, cfg, total)
+    opt = Optimizer(net, cfg, total)
     rng, shared_rng = distributed.rngs(cfg.seed)
     first_epoch, history, best_f1, best_state, stale = restore(saved, cfg, net, opt, (rng, shared_rng))
     # kefu mean-pools, so the pooler of a pretrained checkpoint (minilm has one) never gets a gradient
@@ -315,7 +315,7 @@ def fit(
                 net.train()
                 running = 0.0
                 rows = distributed.shard(_epoch_rows(n_intent_rows, len(sentiment), shared_rng), epoch, cfg.seed)
-                batches = _length_buckets(rows, lengths, distributed.local_batch_size(cfg.batch_size), rng)
+                batches = length_buckets(rows, lengths, distributed.local_batch_size(cfg.batch_size), rng)
                 for step, batch_idx in enumerate(batches, start=1):
                     batch_texts = [texts[i] for i in batch_idx]
                     batch_ids = [token_ids[i] for i in batch_idx]
@@ -326,19 +326,19 @@ def fit(
                             for t, i in zip(batch_texts, batch_idx, strict=True)
                         ]
                         batch_ids = inputs.token_ids(batch_texts)
-                    cached = _pad_states([lower[i] for i in batch_idx]) if lower is not None else None
+                    cached = pad_states([lower[i] for i in batch_idx]) if lower is not None else None
                     out = train_net(inputs.batch(batch_texts, batch_ids), lower=cached)
-                    loss = _head_loss(out.intent, targets[batch_idx], cfg.label_smoothing)
+                    loss = head_loss(out.intent, targets[batch_idx], cfg.label_smoothing)
                     if out.ngram_intent is not None:
-                        loss = loss + _head_loss(out.ngram_intent, targets[batch_idx], cfg.label_smoothing)
+                        loss = loss + head_loss(out.ngram_intent, targets[batch_idx], cfg.label_smoothing)
                     if out.sentiment is not None:
-                        loss = loss + _head_loss(out.sentiment, mood_targets[batch_idx], cfg.label_smoothing)
+                        loss = loss + head_loss(out.sentiment, mood_targets[batch_idx], cfg.label_smoothing)
                     if soft is not None:
                         loss = loss + _distillation_loss(teacher, out, soft, batch_idx)
                     if tag_targets is not None:
                         gold = _pad_tags([tag_targets[i] for i in batch_idx], batch_ids)
-                        # a batch of sentiment examples only has no tag to learn: _head_loss makes that 0, not NaN
-                        loss = loss + _head_loss(out.tags.flatten(0, 1), gold.flatten(), 0.0)
+                        # a batch of sentiment examples only has no tag to learn: head_loss makes that 0, not NaN
+                        loss = loss + head_loss(out.tags.flatten(0, 1), gold.flatten(), 0.0)
                     opt.step(loss)
                     running += loss.item()
                     bar.update(task, advance=1, epoch=epoch, loss=running / step)
@@ -348,14 +348,14 @@ def fit(
                 if val_examples or sentiment_val:
                     intent_probs, mood_probs, entity_f1 = val_probs()
                     if val_examples:
-                        record["val_macro_f1"], record["val_accuracy"] = _validation_scores(
+                        record["val_macro_f1"], record["val_accuracy"] = validation_scores(
                             intent_probs, labels, val_examples
                         )
                         bar.update(task, val_acc=f"{record['val_accuracy']:.3f}")
                         if entity_f1 is not None:
                             record["val_entity_f1"] = entity_f1
                     if sentiment_val:
-                        record["val_sentiment_macro_f1"], record["val_sentiment_accuracy"] = _validation_scores(
+                        record["val_sentiment_macro_f1"], record["val_sentiment_accuracy"] = validation_scores(
                             mood_probs, moods, sentiment_val
                         )
                 score = _epoch_score(record)
@@ -394,7 +394,7 @@ def fit(
         best = max(history, key=_epoch_score)
         model.metrics["best_epoch"] = best["epoch"]
         model.metrics.update({k: v for k, v in best.items() if k.startswith("val_")})
-    model.oos = _oos_threshold(model, val_examples, val_probs()[0] if val_examples else None, cfg)
+    model.oos = oos_threshold(model, val_examples, val_probs()[0] if val_examples else None, cfg)
     return model
 
 
@@ -416,7 +416,7 @@ def _targets(examples: list[Example], labels: list[str], before: int, after: int
     return torch.tensor([_IGNORE] * before + [label_id[e.label] for e in examples] + [_IGNORE] * after)
 
 
-def _head_loss(logits: torch.Tensor, gold: torch.Tensor, smoothing: float) -> torch.Tensor:
+def head_loss(logits: torch.Tensor, gold: torch.Tensor, smoothing: float) -> torch.Tensor:
     """Cross-entropy over the rows this head has a label for; zero for a batch with none of them."""
     mine = gold != _IGNORE
     if not mine.any():
@@ -460,12 +460,12 @@ def _pad_tags(targets: list[list[int] | None], batch_ids: list[list[int]]) -> to
     return gold
 
 
-def _canonical(examples: list[Example]) -> list[Example]:
+def canonical(examples: list[Example]) -> list[Example]:
     """Every spelling of out-of-scope (`oos`, ...) becomes one label, in training and validation alike."""
     return [e if canonical_label(e.label) == e.label else replace(e, label=OOS_LABEL) for e in examples]
 
 
-def _oos_threshold(
+def oos_threshold(
     model: Model, val_examples: list[Example], probs: torch.Tensor | None, cfg: TrainConfig
 ) -> Threshold | None:
     if cfg.oos_threshold is not None:
@@ -527,7 +527,7 @@ def _validation_outputs(
         for start in range(0, len(order), 128):
             rows = order[start : start + 128]
             batch = model.inputs.batch([texts[i] for i in rows], [ids[i] for i in rows])
-            out = model.network(batch, lower=_pad_states([lower[i] for i in rows]))
+            out = model.network(batch, lower=pad_states([lower[i] for i in rows]))
             out_all.intent[rows] = out.intent_probs()
             if out_all.sentiment is not None:
                 out_all.sentiment[rows] = torch.softmax(out.sentiment, dim=-1)

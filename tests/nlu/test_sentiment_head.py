@@ -6,7 +6,7 @@ import torch
 from kefu.data import Example
 from kefu.nlu.model import Model
 from kefu.training import fit
-from kefu.training.trainer import _head_loss
+from kefu.training.trainer import head_loss
 
 MOODS = {
     "negative": ["this is terrible", "worst service ever", "I am so angry", "太差了", "气死我了", "什么破服务"],
@@ -77,10 +77,10 @@ def test_sentiment_validation_is_held_out_and_reported(tiny_examples, tiny_confi
 
 def test_a_batch_without_examples_of_a_head_adds_no_loss_but_keeps_the_graph():
     logits = torch.randn(2, 3, requires_grad=True)
-    loss = _head_loss(logits, torch.tensor([-100, -100]), 0.1)
+    loss = head_loss(logits, torch.tensor([-100, -100]), 0.1)
     loss.backward()
     assert loss.item() == 0.0 and torch.count_nonzero(logits.grad) == 0
-    mixed = _head_loss(logits, torch.tensor([-100, 2]), 0.0)
+    mixed = head_loss(logits, torch.tensor([-100, 2]), 0.0)
     assert mixed.item() == pytest.approx(torch.nn.functional.cross_entropy(logits[1:], torch.tensor([2])).item())
 
 

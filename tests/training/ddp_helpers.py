@@ -72,7 +72,7 @@ def fixed_steps(batches: list[list[int]]) -> dict[str, torch.Tensor]:
     from kefu.text.ngrams import NgramFeaturizer
     from kefu.text.tokenizer import train_tokenizer
     from kefu.training import TrainConfig, distributed
-    from kefu.training.trainer import _head_loss, _Optimizer, _targets
+    from kefu.training.trainer import Optimizer, _targets, head_loss
 
     cfg = TrainConfig(**(CONFIG | {"dropout": 0.0}))
     rows = examples(test=False)
@@ -83,10 +83,10 @@ def fixed_steps(batches: list[list[int]]) -> dict[str, torch.Tensor]:
     vocab = tokenizer.get_vocab_size()
     encoder = EncoderConfig(vocab, cfg.max_len, cfg.dim, cfg.layers, cfg.heads, dropout=0.0)
     net = IntentNetwork(NetworkConfig(encoder, len(labels), ngrams.size)).train()
-    opt, targets, train_net = _Optimizer(net, cfg, 100), _targets(rows, labels, 0, 0), distributed.wrap(net)
+    opt, targets, train_net = Optimizer(net, cfg, 100), _targets(rows, labels, 0, 0), distributed.wrap(net)
     for batch in batches:
         out = train_net(inputs.batch([texts[i] for i in batch]))
-        opt.step(_head_loss(out.intent, targets[batch], cfg.label_smoothing))
+        opt.step(head_loss(out.intent, targets[batch], cfg.label_smoothing))
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
