@@ -55,13 +55,16 @@ def training_files(project: Project) -> list[Path]:
 
 
 def nlu_fingerprint(project: Project) -> str:
-    """SHA-256 over everything the trained model depends on: data files, training and entity settings."""
+    """SHA-256 over everything the trained model depends on: data files, training, entity and runtime
+    settings."""
     settings = {
         "format": FORMAT,
         "kefu": __version__,
         "train": project.settings.train_config().to_dict(),
         "entities": project.settings.entity_config(),
     }
+    if project.settings.nlu.runtime != "torch":  # absent for torch: projects trained before it keep theirs
+        settings["runtime"] = project.settings.nlu.runtime
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     sentiment = [project.sentiment_data] if project.sentiment_data is not None else []
     for path in training_files(project) + sentiment:
@@ -161,7 +164,11 @@ def _train_nlu(
     ]
     if project.sentiment_data is not None:
         model.metrics["sentiment_file"] = project.sentiment_data.relative_to(project.root).as_posix()
-    model.save(out)
+    runtime = project.settings.nlu.runtime
+    if runtime == "torch":
+        model.save(out)
+    else:
+        model.export(out, int8=runtime == "int8")
     return {
         "dir": str(out),
         "reused": False,

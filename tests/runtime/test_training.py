@@ -61,6 +61,25 @@ def test_a_broken_kefu_yml_is_one_clear_error(project: Path) -> None:
         train_project(project, progress=False)
 
 
+def test_a_project_can_answer_with_its_encoder_on_onnx_runtime(project: Path, repo: Repository) -> None:
+    settings = project / "kefu.yml"
+    torch_yml = settings.read_text(encoding="utf-8")
+    settings.write_text(torch_yml.replace("  encoder: scratch\n", "  encoder: scratch\n  runtime: onnx\n"), encoding="utf-8")
+    summary = train_project(project, progress=False, embedder=WordEmbedder())
+    assert not summary["nlu"]["reused"]  # the runtime is part of what the model depends on
+    model_dir = project / "models" / "nlu"
+    assert (model_dir / "encoder.onnx").is_file()
+    assert json.loads((model_dir / "config.json").read_text(encoding="utf-8"))["onnx"] == {"int8": False}
+    bot = Bot(project, repo, embedder=WordEmbedder(), watch=False)
+    assert bot.engine.model.onnx == {"int8": False}
+    assert bot.handle(None, "hello").intent == "greet"
+    assert bot.handle(None, "where is my order").decision == "form"
+    assert train_project(project, progress=False, embedder=WordEmbedder())["nlu"]["reused"]
+    settings.write_text(torch_yml.replace("  encoder: scratch\n", "  encoder: scratch\n  runtime: gpu\n"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="runtime"):
+        load_project(project)
+
+
 def test_swap_model_replaces_the_model_while_the_bot_keeps_answering(project: Path, repo: Repository) -> None:
     bot = Bot(project, repo, embedder=WordEmbedder(), watch=False)
     old = bot.version
