@@ -632,9 +632,9 @@ def export(
 
 @app.command(
     epilog="Examples:\n\n  kefu distill models/bank-e5 train.csv --unlabelled requests.txt --out models/bank-small\n\n"
-    "  kefu distill models/bank-e5 train.csv --unlabelled tickets.csv --text-col body --val val.csv\n\n"
+    "  kefu distill models/bank-e5 train.csv --unlabelled tickets.csv --text-col body --val val.csv"
+    " --temperature 3 --out models/bank-small\n\n"
     "  kefu distill models/bank-e5 train.csv --copies 2 --out models/bank-small    (no unlabelled text at hand)"
-    " --temperature 3 --out models/bank-small"
 )
 @_one_line_errors
 def distill(

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from kefu.data import Example
 from kefu.errors import ConfigError
 from kefu.nlu.model import Model
-from kefu.training.augment import joined, units
+from kefu.training.augment import separator, units
 from kefu.training.config import TrainConfig
 from kefu.training.teacher import Teacher
 from kefu.training.trainer import fit
@@ -40,12 +40,13 @@ def distill(
     `teacher`'s probabilities for them, for `unlabelled` texts and for `copies` variants of each example's
     text (see `variants`); early stopping on `val_examples`."""
     cfg = config or TrainConfig.for_encoder("scratch")
+    unlabelled = list(unlabelled)
     made = variants([e.text for e in examples], copies, cfg.seed)
-    coach = Teacher(teacher, list(unlabelled) + made, temperature, weight)
+    coach = Teacher(teacher, unlabelled + made, temperature, weight)
     student = fit(examples, cfg, val_examples=val_examples, progress=progress, on_epoch=on_epoch, teacher=coach)
     student.metrics["distillation"] = {
         "teacher_encoder": teacher.train_config.get("encoder"),
-        "n_unlabelled": len(coach.unlabelled) - len(made),
+        "n_unlabelled": len(unlabelled),
         "n_variants": len(made),
         "temperature": temperature,
         "weight": weight,
@@ -62,17 +63,17 @@ def variants(texts: list[str], copies: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     split = [units(text) for text in texts]
     # a word replaces a word, a character a character (of a text written without spaces)
-    spaced = [parts != list(text) for parts, text in zip(split, texts, strict=True)]
+    joins = [separator(text) for text in texts]
     vocabulary = {
-        kind: sorted({unit for parts, s in zip(split, spaced, strict=True) if s == kind for unit in parts})
-        for kind in (True, False)
+        join: sorted({unit for parts, j in zip(split, joins, strict=True) if j == join for unit in parts})
+        for join in set(joins)
     }
     seen, made = set(texts), []
-    for text, parts, kind in zip(texts, split, spaced, strict=True):
+    for parts, join in zip(split, joins, strict=True):
         if len(parts) < 2:
             continue
         for _ in range(copies):
-            variant = joined(_changed(parts, vocabulary[kind], rng), text)
+            variant = join.join(_changed(parts, vocabulary[join], rng))
             if variant not in seen:
                 seen.add(variant)
                 made.append(variant)

@@ -10,16 +10,16 @@ _CJK_START = 0x2E80
 
 
 def units(text: str) -> list[str]:
-    """Words for spaced scripts; single characters for Chinese/Japanese, which have no spaces (joined
-    again by `joined`)."""
+    """Words for spaced scripts; single characters for Chinese/Japanese, which have no spaces (see
+    `separator`)."""
     if any(ord(c) >= _CJK_START for c in text) and " " not in text.strip():
         return list(text)
     return text.split()
 
 
-def joined(parts: list[str], text: str) -> str:
-    """`parts` (some of `units(text)`, changed or not) written as `text` writes its units."""
-    return ("" if units(text) == list(text) else " ").join(parts)
+def separator(text: str) -> str:
+    """What joins `units(text)` (changed or not) back into text as `text` writes them: a space, or nothing."""
+    return "" if units(text) == list(text) else " "
 
 
 def augment(text: str, rng: random.Random) -> str:
@@ -38,4 +38,4 @@ def augment(text: str, rng: random.Random) -> str:
         word = parts[i]
         j = rng.randrange(len(word))
         parts[i] = word[:j] + word[j + 1 :] if rng.random() < 0.5 and len(word) > 1 else word[:j] + word[j] + word[j:]
-    return joined(parts, text)
+    return separator(text).join(parts)
