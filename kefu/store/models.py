@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -68,6 +69,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Raised by signing out and by a password change: tokens carry the version they were issued under.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class Conversation(Base):
@@ -88,6 +91,8 @@ class Conversation(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default="bot")
     assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # SHA-256 (hex) of the secret the client that started the conversation got: reading it back needs it.
+    access_key_hash: Mapped[str | None] = mapped_column(String(64))
     # Dialogue state (slots, active form, fallback count, last intents ...), owned by the dialogue engine.
     state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -109,6 +114,8 @@ class Turn(Base):
         UniqueConstraint("conversation_id", "seq"),
         CheckConstraint(_one_of("role", TURN_ROLES), name="role"),
         Index("ix_turns_created_at", "created_at"),
+        # A client's own id for a message: a resend finds the turn it already made (NULLs never clash).
+        Index("ix_turns_conversation_id_client_message_id", "conversation_id", "client_message_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -127,6 +134,7 @@ class Turn(Base):
     buttons: Mapped[list[Any] | None] = mapped_column(JSONType)
     model_version: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    client_message_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="turns")

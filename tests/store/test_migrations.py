@@ -20,7 +20,7 @@ def test_migrate_on_empty_database(db_url):
     store = Store(db_url)
     assert store.current_revision() is None
     store.migrate()
-    assert store.current_revision() == store.head_revision() == "0002"
+    assert store.current_revision() == store.head_revision() == "0003"
     assert TABLES <= set(inspect(store.engine).get_table_names())
     store.migrate()  # already at head: nothing to do, no error
     store.dispose()
@@ -69,7 +69,7 @@ def test_workers_migrating_at_once_do_not_collide(db_url):
     with ThreadPoolExecutor(max_workers=len(stores)) as pool:
         for job in [pool.submit(store.migrate) for store in stores]:
             job.result()  # re-raises a worker's error here
-    assert stores[0].current_revision() == "0002"
+    assert stores[0].current_revision() == "0003"
     for store in stores:
         store.dispose()
 
@@ -117,14 +117,10 @@ def test_0002_adds_the_customer_id_and_both_directions_keep_every_row(db_url):
     everything = dict.fromkeys(TABLES, 1)
     assert _row_counts(store) == everything
 
-    store.migrate()
+    store.migrate("0002")
     assert store.current_revision() == "0002" and _row_counts(store) == everything
     conversations = {column["name"] for column in inspect(store.engine).get_columns("conversations")}
     assert "customer_id" in conversations
-    repo = Repository(store)
-    assert repo.get_conversation("s1").customer_id is None
-    assert repo.history("s1")[0].text == "订单A12345到哪了"
-    assert repo.get_or_create_conversation("s1", customer_id="u-1").session_id == "s1"
 
     # a downgrade that recreated the table would cascade-delete every turn on SQLite: none may go
     downgrade(store, "0001")
@@ -135,5 +131,31 @@ def test_0002_adds_the_customer_id_and_both_directions_keep_every_row(db_url):
         index["name"] for index in inspect(store.engine).get_indexes("conversations")
     }
     store.migrate()
+    repo = Repository(store)
     assert repo.get_conversation("s1").customer_id is None and _row_counts(store) == everything
+    assert repo.history("s1")[0].text == "订单A12345到哪了"
+    assert repo.get_or_create_conversation("s1", customer_id="u-1").session_id == "s1"
+    store.dispose()
+
+
+def test_0003_adds_token_versions_access_keys_and_message_ids_and_keeps_every_row(db_url):
+    store = Store(db_url)
+    store.migrate("0002")
+    _fill_at_0001(store)
+    everything = dict.fromkeys(TABLES, 1)
+
+    store.migrate()
+    assert store.current_revision() == "0003" and _row_counts(store) == everything
+    columns = {table: {c["name"] for c in inspect(store.engine).get_columns(table)} for table in TABLES}
+    assert "token_version" in columns["users"]
+    assert "access_key_hash" in columns["conversations"]
+    assert "client_message_id" in columns["turns"]
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT token_version FROM users").scalar() == 0
+
+    downgrade(store, "0002")
+    assert store.current_revision() == "0002" and _row_counts(store) == everything
+    assert "client_message_id" not in {c["name"] for c in inspect(store.engine).get_columns("turns")}
+    store.migrate()
+    assert _row_counts(store) == everything
     store.dispose()
