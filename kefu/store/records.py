@@ -21,10 +21,11 @@ class UserRecord:
     username: str
     role: str
     created_at: datetime
+    token_version: int = 0  # the version tokens issued now carry (see kefu.server.security)
 
     @classmethod
     def of(cls, row: User) -> UserRecord:
-        return cls(row.id, row.username, row.role, row.created_at)
+        return cls(row.id, row.username, row.role, row.created_at, row.token_version)
 
 
 @dataclass(frozen=True, slots=True)

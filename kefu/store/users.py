@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from kefu.store.base import RepositoryBase, check_one_of
-from kefu.store.errors import ConflictError, InvalidValueError
+from kefu.store.errors import ConflictError, InvalidValueError, NotFoundError
 from kefu.store.models import USER_ROLES, User
 from kefu.store.records import UserRecord
 
@@ -63,10 +63,20 @@ class UsersMixin(RepositoryBase):
         return UserRecord.of(row)
 
     def set_password(self, user_id: int, password: str) -> None:
-        """Replace a user's password."""
+        """Replace a user's password, revoking the user's tokens as :meth:`revoke_tokens` does."""
         if not password:
             raise InvalidValueError("the password must not be empty")
-        self._store_hash(user_id, self.hasher.hash(password))
+        self._raise_token_version(user_id, password_hash=self.hasher.hash(password))
+
+    def revoke_tokens(self, user_id: int) -> int:
+        """Raise the user's token version, so that every token issued to it so far stops working; returns
+        the new version. NotFoundError if there is no such user."""
+        return self._raise_token_version(user_id)
+
+    def token_version(self, user_id: int) -> int | None:
+        """The version the user's valid tokens carry; None if there is no such user."""
+        with self.store.read() as session:
+            return session.scalar(select(User.token_version).where(User.id == user_id))
 
     def get_user(self, user_id: int) -> UserRecord:
         """One user by id; NotFoundError if there is none."""
@@ -87,6 +97,20 @@ class UsersMixin(RepositoryBase):
     def _store_hash(self, user_id: int, password_hash: str) -> None:
         with self.store.write() as session:
             self._user(session, user_id).password_hash = password_hash
+
+    def _raise_token_version(self, user_id: int, **values: str) -> int:
+        # one UPDATE: two sign-outs at once both raise it, neither overwrites the other with a stale value
+        raise_it = (
+            update(User)
+            .where(User.id == user_id)
+            .values(token_version=User.token_version + 1, **values)
+            .returning(User.token_version)
+        )
+        with self.store.write() as session:
+            version = session.scalar(raise_it)
+        if version is None:
+            raise NotFoundError(f"unknown user id {user_id}")
+        return version
 
     def _dummy(self) -> str:
         # Made with this repository's hasher so it costs the same as a real verification.

@@ -4,7 +4,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from kefu.store import ConflictError, InvalidValueError, Repository
+from kefu.store import ConflictError, InvalidValueError, NotFoundError, Repository
 from kefu.store.models import User
 
 
@@ -54,3 +54,14 @@ def test_outdated_hash_is_upgraded_at_login(repo):
     assert stronger.authenticate("dave", "pw") is not None
     stronger.set_password(stronger.authenticate("dave", "pw").id, "pw2")
     assert stronger.authenticate("dave", "pw") is None and stronger.authenticate("dave", "pw2") is not None
+
+
+def test_signing_out_and_a_new_password_raise_the_token_version(repo):
+    user = repo.create_user("erin", "pw")
+    assert user.token_version == 0 and repo.token_version(user.id) == 0
+    assert repo.revoke_tokens(user.id) == 1
+    repo.set_password(user.id, "pw2")  # also what `kefu users set-password` does
+    assert repo.token_version(user.id) == 2 and repo.authenticate("erin", "pw2").token_version == 2
+    assert repo.token_version(user.id + 1) is None  # no such user: its tokens stand for no one
+    with pytest.raises(NotFoundError):
+        repo.revoke_tokens(user.id + 1)
