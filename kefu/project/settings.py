@@ -26,8 +26,15 @@ A complete ``kefu.yml`` (only ``name`` is required)::
       chat_rate_per_minute: 60       # chat requests per client address and minute; 0: no limit
       chat_burst: 20                 # ... of which this many at once, after a quiet spell
       max_body_bytes: 65536          # a larger request body gets 413
-      login_max_failures: 5          # failed sign-ins per username or address before 429; 0: no limit
+      chat_session_rate_per_minute: 20   # ... and per conversation
+      chat_session_burst: 10
+      poll_rate_per_minute: 300      # the widget's polls for agent replies per client address, apart
+      poll_burst: 60
+      login_max_failures: 5          # failed sign-ins per username and address before 429; 0: no limit
+      login_max_failures_per_user: 50      # ... per username from any address (a known device is exempt)
+      login_max_failures_per_address: 20   # ... per address for any username (a known device is exempt)
       login_window_seconds: 900      # ... counted over this long
+      trusted_proxies: [127.0.0.1]   # proxies whose X-Forwarded-For is believed; default [] = none
       cors_origins: [https://shop.example.com]   # sites whose pages call the API; default [] = same origin
 
 Unknown keys are errors, and values are not coerced (``epochs: "30"`` is an error, not 30), so a typo
@@ -35,6 +42,7 @@ cannot silently fall back to a default. Problems read ``kefu.yml:LINE: field.pat
 """
 
 import difflib
+import ipaddress
 import re
 import typing
 from dataclasses import MISSING, dataclass, fields
@@ -239,17 +247,44 @@ def _valid_origin(origin: str) -> str:
     return origin
 
 
+def _ip_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value)
+        return value
+    except ValueError:
+        pass
+    try:  # 10.0.0.1/8 names a network only loosely: say which one
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"expected an IP address or network such as 10.0.0.0/8, got {value!r}") from None
+    raise ValueError(f"{value} has host bits set: the network is {network}")
+
+
 class ServerSettings(_Section):
     """Limits of the HTTP server (:mod:`kefu.server`). Each process counts on its own, so ``kefu serve
     --workers N`` lets a client go up to N times the rates."""
 
-    # a token bucket per client address for POST /api/v1/chat and its polling GET
-    chat_rate_per_minute: float = Field(default=60, ge=0)  # 0: no limit
+    # token buckets for the chat API (a rate of 0: no limit): messages (POST /api/v1/chat) per client
+    # address, and per conversation so that one customer cannot use up the address's share of others
+    # behind the same NAT; polls (GET .../messages, the widget's every 2 s) per client address, apart
+    chat_rate_per_minute: float = Field(default=60, ge=0)
     chat_burst: int = Field(default=20, ge=1)
+    chat_session_rate_per_minute: float = Field(default=20, ge=0)
+    chat_session_burst: int = Field(default=10, ge=1)
+    poll_rate_per_minute: float = Field(default=300, ge=0)
+    poll_burst: int = Field(default=60, ge=1)
     # far above the longest message (MAX_MESSAGE_CHARS characters, a few bytes each in JSON)
     max_body_bytes: int = Field(default=65536, ge=1024)
-    login_max_failures: int = Field(default=5, ge=0)  # 0: no throttling
+    # failed sign-ins within the window: per username and address pair, per username from anywhere, per
+    # address for any usernames (0: no limit); a browser that signed in as the user before is held only
+    # to the first
+    login_max_failures: int = Field(default=5, ge=0)
+    login_max_failures_per_user: int = Field(default=50, ge=0)
+    login_max_failures_per_address: int = Field(default=20, ge=0)
     login_window_seconds: int = Field(default=900, ge=1)
+    # addresses or networks of reverse proxies in front of the server: only a request from one of them
+    # has its X-Forwarded-For (the client's address) and X-Forwarded-Proto believed
+    trusted_proxies: list[Annotated[str, AfterValidator(_ip_network)]] = Field(default_factory=list)
     # origins whose pages may call the API from a browser (the widget on another site), "*" for any;
     # $KEFU_CORS_ORIGINS (comma-separated) overrides the list
     cors_origins: list[Annotated[str, AfterValidator(_valid_origin)]] = Field(default_factory=list)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kefu import __version__
 from kefu.errors import KefuError
@@ -30,7 +31,7 @@ from kefu.project.settings import ServerSettings
 from kefu.runtime import Bot, Erasure, MessageError, RetrainJobs, default_database_url
 from kefu.runtime.clusters import ClusterFinder
 from kefu.server.deps import Services, current_user, plain_url
-from kefu.server.limits import LoginThrottle, TokenBucket
+from kefu.server.limits import ChatLimits, SignInThrottle
 from kefu.server.metrics import Metrics, MetricsMiddleware
 from kefu.server.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from kefu.server.pages import router as pages_router
@@ -111,8 +112,8 @@ def create_app(
         RetrainJobs(bot),
         load_secret(project.root),
         metrics,
-        chat_limit=TokenBucket(limits.chat_rate_per_minute, limits.chat_burst),
-        login_throttle=LoginThrottle(limits.login_max_failures, limits.login_window_seconds),
+        chat_limits=ChatLimits(limits),
+        login_throttle=SignInThrottle(limits),
         clusters=ClusterFinder(bot),
     )
 
@@ -149,6 +150,10 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if limits.trusted_proxies:
+        # outermost: the client's address and scheme as the trusted proxies saw them, for all the rest
+        # (kefu serve turns uvicorn's own proxy headers off, so this one list decides)
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=limits.trusted_proxies)
     metrics.set_model(bot.version)
     return app
 

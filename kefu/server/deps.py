@@ -5,14 +5,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from anyio import CapacityLimiter
+from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from kefu.runtime import Bot, Erasure, RetrainJobs
 from kefu.runtime.clusters import ClusterFinder
-from kefu.server.limits import LoginThrottle, TokenBucket
+from kefu.server.limits import ChatLimits, SignInThrottle
 from kefu.server.metrics import Metrics
+from kefu.server.schemas import ChatIn
 from kefu.server.security import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -42,8 +43,8 @@ class Services:
     jobs: RetrainJobs
     secret: bytes
     metrics: Metrics
-    chat_limit: TokenBucket
-    login_throttle: LoginThrottle
+    chat_limits: ChatLimits
+    login_throttle: SignInThrottle
     clusters: ClusterFinder
     model_threads: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(MODEL_THREADS))
     # clustering unanswered questions (seconds of CPU): one at a time, beside the chat's model thread
@@ -67,7 +68,8 @@ async def plain_url(request: Request) -> None:
 
 
 def client_address(request: Request) -> str:
-    """The caller's IP address (a proxy's own unless uvicorn is told to trust its X-Forwarded-For)."""
+    """The caller's IP address: the connection's, or the one a proxy in ``server.trusted_proxies`` names
+    in X-Forwarded-For (kefu.server.app applies uvicorn's ProxyHeadersMiddleware with that list)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -85,12 +87,18 @@ async def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session: Annotated[str | None, Depends(_session)],
 ) -> Principal:
-    """The signed-in dashboard user, by bearer token or else by session cookie; 401 without a valid one,
-    403 for a cookie-authenticated write without the session's CSRF token."""
-    secret = request.app.state.services.secret
+    """The signed-in dashboard user, by bearer token or else by session cookie; 401 without a valid one
+    (a revoked one included: see kefu.server.security), 403 for a cookie-authenticated write without the
+    session's CSRF token."""
+    services = request.app.state.services
+    secret = services.secret
     bearer = credentials is not None and credentials.scheme.lower() == "bearer"
     token = credentials.credentials if bearer else session
     principal = verify_token(secret, token) if token else None
+    if principal is not None:
+        # a database read: in a worker thread, as every blocking call, not on the event loop
+        current = await to_thread.run_sync(services.repo.token_version, principal.user_id)
+        principal = principal if current == principal.version else None
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -113,11 +121,29 @@ async def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Princ
 
 
 async def chat_rate_limit(request: Request) -> None:
-    """429 with Retry-After when the client address has used up its chat allowance (``server:`` in
-    kefu.yml). Async: a little arithmetic needs no worker thread."""
-    wait = request.app.state.services.chat_limit.take(client_address(request))
-    if wait:
+    """429 with Retry-After when the caller has used up its chat allowance (``server:`` in kefu.yml,
+    kefu.server.limits.ChatLimits): a poll (GET) its address's polls, a message (POST) its conversation's
+    messages and its address's. Async: a little arithmetic needs no worker thread."""
+    limits: ChatLimits = request.app.state.services.chat_limits
+    address = client_address(request)
+    if request.method == "GET":
+        if wait := limits.polls.take(address):
+            raise too_many_requests("too many polls from this address", wait)
+        return
+    # the conversation's first: a customer over its share does not spend its neighbours' allowance
+    session = await _session_id(request)
+    if session is not None and (wait := limits.conversations.take(session)):
+        raise too_many_requests("too many messages in this conversation", wait)
+    if wait := limits.messages.take(address):
         raise too_many_requests("too many chat requests from this address", wait)
+
+
+async def _session_id(request: Request) -> str | None:
+    # FastAPI has parsed the body already (json() returns its copy); an invalid one gets its 422 later
+    try:
+        return ChatIn.model_validate(await request.json()).session_id
+    except ValueError:  # not JSON, or not a valid message (ValidationError is a ValueError)
+        return None
 
 
 def too_many_requests(what: str, wait: float) -> HTTPException:

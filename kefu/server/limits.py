@@ -1,5 +1,5 @@
-"""How often a client may call: a token bucket per client address for the chat API, and sign-in throttling
-per username and per client address.
+"""How often a client may call: token buckets for the chat API (:class:`ChatLimits`), and sign-in
+throttling (:class:`SignInThrottle`).
 
 Both count in memory, per server process: enough to stop a script hammering the bot or guessing
 passwords, but ``kefu serve --workers N`` lets a client go N times as far, and a restart forgets
@@ -12,6 +12,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+from kefu.project.settings import ServerSettings
 
 Clock = Callable[[], float]
 MIN_KEYS_BEFORE_PRUNING = 1024
@@ -91,3 +93,55 @@ class LoginThrottle:
         """Forget ``key``'s failures (the right password was given)."""
         with self._lock:
             self._failures.pop(key, None)
+
+
+class ChatLimits:
+    """The chat API's buckets (``server:`` in kefu.yml): messages per client address and per conversation,
+    and polls per client address. Polls have their own: the widget polls every couple of seconds, and
+    three customers behind one address (an office, a carrier's NAT) polling from the messages' budget
+    had most of their messages refused."""
+
+    def __init__(self, settings: ServerSettings, clock: Clock = time.monotonic) -> None:
+        self.messages = TokenBucket(settings.chat_rate_per_minute, settings.chat_burst, clock)
+        self.conversations = TokenBucket(settings.chat_session_rate_per_minute, settings.chat_session_burst, clock)
+        self.polls = TokenBucket(settings.poll_rate_per_minute, settings.poll_burst, clock)
+
+
+class SignInThrottle:
+    """Failed sign-ins counted three ways over one window (``server.login_*`` in kefu.yml): per username
+    and address pair (someone mistyping, or guessing one account from one place), per username from any
+    address (guessing one account from many places), and per address for any username (trying many
+    accounts from one place).
+
+    Over any of the limits a sign-in waits until the window has passed, whatever the password, except
+    that a known device (a browser that signed in as the user before) is held to its pair's limit only:
+    so nobody can keep a user out by failing for its name from elsewhere. The right password clears its
+    pair's failures only, so it buys a guesser no more tries for the username or the address.
+    """
+
+    def __init__(self, settings: ServerSettings, clock: Clock = time.monotonic) -> None:
+        window = settings.login_window_seconds
+        self.pairs = LoginThrottle(settings.login_max_failures, window, clock)
+        self.users = LoginThrottle(settings.login_max_failures_per_user, window, clock)
+        self.addresses = LoginThrottle(settings.login_max_failures_per_address, window, clock)
+
+    def retry_after(self, username: str, address: str, known_device: bool = False) -> float:
+        """Seconds until ``username`` may try to sign in from ``address``; 0 when it may now."""
+        wait = self.pairs.retry_after(_pair(username, address))
+        if known_device:
+            return wait
+        return max(wait, self.users.retry_after(username), self.addresses.retry_after(address))
+
+    def failed(self, username: str, address: str) -> None:
+        """Count a wrong password for ``username`` from ``address``."""
+        self.pairs.failed(_pair(username, address))
+        self.users.failed(username)
+        self.addresses.failed(address)
+
+    def succeeded(self, username: str, address: str) -> None:
+        """Forget the pair's failures (the right password was given)."""
+        self.pairs.succeeded(_pair(username, address))
+
+
+def _pair(username: str, address: str) -> str:
+    return f"{address} {username}"  # an address has no space: no two pairs share a key

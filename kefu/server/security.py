@@ -1,10 +1,12 @@
 """Dashboard authentication: signed tokens, sent as a bearer header or kept in a cookie.
 
 ``POST /api/v1/admin/login`` checks the username and password (argon2, in the store) and returns a token
-``<payload>.<signature>``: the payload is base64url JSON ``{"uid", "sub", "role", "exp"}`` and the
-signature its HMAC-SHA256 under the server secret. Tokens are stateless, so every worker (and every
-server sharing the secret) accepts them without a session table; they expire after
-:data:`TOKEN_TTL_SECONDS`, and signing out cannot revoke one before that.
+``<payload>.<signature>``: the payload is base64url JSON ``{"uid", "sub", "role", "exp", "v", "n"}`` and
+the signature its HMAC-SHA256 under the server secret. ``n`` is random, so two sign-ins in the same second
+get two tokens (and two CSRF tokens). The signature is checked without the database, but ``v`` must also
+be the user's current token version (``users.token_version``, one primary-key read per request, so every
+worker agrees at once): signing out and changing the password raise it, which revokes every token issued
+to that user before, on every device. Tokens expire after :data:`TOKEN_TTL_SECONDS` in any case.
 
 Every other admin route requires the token, one of two ways:
 
@@ -40,6 +42,10 @@ TOKEN_TTL_SECONDS = 12 * 3600
 SESSION_COOKIE = "kefu_session"
 CSRF_COOKIE = "kefu_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+# set by a successful sign-in, kept a year: a known device, which failed sign-ins for the same username
+# from elsewhere cannot lock out (kefu.server.limits.SignInThrottle)
+DEVICE_COOKIE = "kefu_device"
+DEVICE_TTL_SECONDS = 365 * 24 * 3600
 MIN_SECRET_BYTES = 16
 
 
@@ -51,6 +57,7 @@ class Principal:
     username: str
     role: str
     expires: int
+    version: int  # the user's token version when it was issued
 
     @property
     def is_admin(self) -> bool:
@@ -84,22 +91,49 @@ def load_secret(project_dir: str | Path) -> bytes:
 def issue_token(secret: bytes, user: UserRecord, ttl: int = TOKEN_TTL_SECONDS) -> tuple[str, int]:
     """A signed token for ``user`` and the time (Unix seconds) it expires."""
     expires = int(time.time()) + ttl
-    claims = {"uid": user.id, "sub": user.username, "role": user.role, "exp": expires}
+    claims = {
+        "uid": user.id,
+        "sub": user.username,
+        "role": user.role,
+        "exp": expires,
+        "v": user.token_version,
+        "n": secrets.token_urlsafe(8),
+    }
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
     return f"{payload}.{_sign(secret, payload)}", expires
 
 
 def verify_token(secret: bytes, token: str) -> Principal | None:
-    """The principal of a valid, unexpired token; None for anything else."""
+    """The principal of a validly signed, unexpired token; None for anything else. (Whether its version is
+    still the user's is for the caller to check.)"""
     payload, _, signature = token.partition(".")
     if not payload or not signature or not _same(signature, _sign(secret, payload)):
         return None
     try:
         claims = json.loads(_unb64(payload))
-        principal = Principal(int(claims["uid"]), str(claims["sub"]), str(claims["role"]), int(claims["exp"]))
+        principal = Principal(
+            int(claims["uid"]), str(claims["sub"]), str(claims["role"]), int(claims["exp"]), int(claims["v"])
+        )
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
     return principal if principal.expires > time.time() else None
+
+
+def device_token(secret: bytes, username: str) -> str:
+    """The :data:`DEVICE_COOKIE` of a browser that signed in as ``username``: the name and its HMAC."""
+    name = _b64(username.encode())
+    return f"{name}.{_sign(secret, 'device:' + name)}"
+
+
+def device_username(secret: bytes, token: str | None) -> str | None:
+    """The username a :data:`DEVICE_COOKIE` was set for; None for anything this server did not sign."""
+    name, _, signature = (token or "").partition(".")
+    if not name or not _same(signature, _sign(secret, "device:" + name)):
+        return None
+    try:
+        return _unb64(name).decode()
+    except (ValueError, binascii.Error):
+        return None
 
 
 def csrf_token(secret: bytes, session_token: str) -> str:

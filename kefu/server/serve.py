@@ -63,6 +63,8 @@ def serve(
         f"  ·  API docs at http://{shown}:{port}/docs",
         file=sys.stderr,
     )
+    # proxy_headers=False below: uvicorn would believe X-Forwarded-For from 127.0.0.1 ($FORWARDED_ALLOW_IPS)
+    # before the app sees a request; kefu.yml's server.trusted_proxies alone decides (see kefu.server.app)
     if workers > 1:
         # the first admin is made here, once, so its password is printed once and not by every worker
         repo = open_repository(database_url or default_database_url(root))
@@ -80,6 +82,7 @@ def serve(
             workers=workers,
             log_level=log_level,
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            proxy_headers=False,
         )
     else:
-        uvicorn.run(app_from_env(), host=host, port=port, log_level=log_level)
+        uvicorn.run(app_from_env(), host=host, port=port, log_level=log_level, proxy_headers=False)

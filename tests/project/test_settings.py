@@ -173,13 +173,21 @@ def test_server_limits_have_defaults_and_are_checked():
     defaults = parse_settings("name: Bot\n")[0].server
     assert (defaults.chat_rate_per_minute, defaults.chat_burst, defaults.max_body_bytes) == (60, 20, 65536)
     assert (defaults.login_max_failures, defaults.login_window_seconds, defaults.cors_origins) == (5, 900, [])
+    assert (defaults.login_max_failures_per_user, defaults.login_max_failures_per_address) == (50, 20)
+    assert (defaults.poll_rate_per_minute, defaults.poll_burst) == (300, 60)
+    assert (defaults.chat_session_rate_per_minute, defaults.chat_session_burst) == (20, 10)
+    assert defaults.trusted_proxies == [] and server.trusted_proxies == []
+    not_a_network = "expected an IP address or network such as 10.0.0.0/8"
     assert problems_of("""\
         name: Bot
         server:
           chat_burst: 0
           cors_origins: ["*", "https://shop.example.com/", "shop.example.com"]
+          trusted_proxies: [127.0.0.1, "::1", 10.0.0.0/8, 10.0.0.1/8, proxy.local]
         """) == [
         "kefu.yml:3: server.chat_burst: Input should be greater than or equal to 1 (got 0)",
         f"kefu.yml:4: server.cors_origins[1]: {not_an_origin}, got 'https://shop.example.com/'",
         f"kefu.yml:4: server.cors_origins[2]: {not_an_origin}, got 'shop.example.com'",
+        "kefu.yml:5: server.trusted_proxies[3]: 10.0.0.1/8 has host bits set: the network is 10.0.0.0/8",
+        f"kefu.yml:5: server.trusted_proxies[4]: {not_a_network}, got 'proxy.local'",
     ]

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from kefu.project.settings import ServerSettings
 from kefu.store import Store
 from kefu.store.models import Base
 from tests.runtime.helpers import one_torch_thread, trained_tiny_project
@@ -106,6 +107,17 @@ def sqlite_server(tiny_project: Path, sqlite_template: Path, tmp_path: Path) -> 
     shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
     with start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}") as running:
         yield running
+
+
+@pytest.fixture()
+def serve_with(tiny_project: Path, sqlite_template: Path, tmp_path: Path):
+    """Start the tiny project with the given ``server:`` settings (SQLite)."""
+
+    def start(settings: ServerSettings, log_level: str = "warning"):
+        shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
+        return start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}", settings, log_level)
+
+    return start
 
 
 @pytest.fixture()

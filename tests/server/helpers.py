@@ -43,7 +43,9 @@ def serving(app: FastAPI, log_level: str = "warning", lifespan: str = "off") -> 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan=lifespan))
+    # as kefu serve runs it: only the app's server.trusted_proxies decide whom X-Forwarded-For is believed from
+    config = uvicorn.Config(app, log_level=log_level, lifespan=lifespan, proxy_headers=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -78,6 +78,8 @@ def test_roles_are_enforced_on_every_admin_route(sqlite_server: RunningServer) -
                 assert answer.status_code == 403, (method, path, answer.text)
             else:
                 assert answer.status_code not in (401, 403), (method, path, answer.text)
+            if route.path == "/api/v1/admin/logout":  # which revoked the agent's token
+                agent = login(http, "mei", "mei-password")
 
 
 def test_an_agent_claims_replies_and_the_customer_sees_it(client: httpx.Client) -> None:
@@ -222,10 +224,10 @@ def test_admins_create_agents(client: httpx.Client) -> None:
     names = [u["username"] for u in client.get("/api/v1/admin/users", headers=admin).json()]
     assert names == ["admin", "mei"]
     mei = login(client, "mei", "mei-password")
-    assert (
-        client.post("/api/v1/admin/me/password", headers=mei, json={"password": "new-password"}).status_code
-        == 204
-    )
-    # the old token stays valid until it expires
-    assert client.get("/api/v1/admin/me", headers=mei).status_code == 200
+    changed = client.post("/api/v1/admin/me/password", headers=mei, json={"password": "new-password"})
+    assert changed.status_code == 200
+    # the old token is revoked; the answer carries a new one
+    assert client.get("/api/v1/admin/me", headers=mei).status_code == 401
+    fresh = {"Authorization": f"Bearer {changed.json()['access_token']}"}
+    assert client.get("/api/v1/admin/me", headers=fresh).json()["username"] == "mei"
     login(client, "mei", "new-password")

@@ -34,6 +34,14 @@ def test_a_token_carries_the_user_and_is_checked() -> None:
     assert verify_token(secret, "") is None and verify_token(secret, "a.b.c") is None
 
 
+def test_tokens_of_the_same_second_differ_and_carry_the_users_token_version() -> None:
+    secret = b"0123456789abcdef0123"
+    first, second = issue_token(secret, USER)[0], issue_token(secret, USER)[0]
+    assert first != second  # two sign-ins in one second are two sessions, each with its own CSRF token
+    revoked = UserRecord(7, "mei", "agent", USER.created_at, token_version=3)
+    assert verify_token(secret, first).version == 0 and verify_token(secret, issue_token(secret, revoked)[0]).version == 3
+
+
 def test_a_csrf_token_belongs_to_one_session_under_one_secret() -> None:
     secret = b"0123456789abcdef0123"
     token, _ = issue_token(secret, USER)

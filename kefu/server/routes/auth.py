@@ -2,13 +2,24 @@
 API clients and set as cookies for the dashboard (see kefu.server.security)."""
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Cookie, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from kefu.server.deps import ServicesDep, UserDep, client_address, too_many_requests
+from kefu.server.deps import Services, ServicesDep, UserDep, client_address, too_many_requests
 from kefu.server.schemas import ErrorOut, LoginIn, PasswordIn, TokenOut, UserOut
-from kefu.server.security import CSRF_COOKIE, SESSION_COOKIE, csrf_token, issue_token
+from kefu.server.security import (
+    CSRF_COOKIE,
+    DEVICE_COOKIE,
+    DEVICE_TTL_SECONDS,
+    SESSION_COOKIE,
+    csrf_token,
+    device_token,
+    device_username,
+    issue_token,
+)
+from kefu.store import UserRecord
 
 login_router = APIRouter(prefix="/api/v1/admin", tags=["auth"])
 router = APIRouter(tags=["auth"])
@@ -17,23 +28,39 @@ router = APIRouter(tags=["auth"])
 @login_router.post(
     "/login", response_model=TokenOut, responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}}
 )
-async def login(body: LoginIn, request: Request, response: Response, services: ServicesDep) -> TokenOut:
+async def login(
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    device: Annotated[str | None, Cookie(alias=DEVICE_COOKIE, include_in_schema=False)] = None,
+) -> TokenOut:
     """Exchange a username and password for a bearer token; send it as ``Authorization: Bearer <token>``.
-    The response also sets the dashboard's session and CSRF cookies.
+    The response also sets the dashboard's session and CSRF cookies, and a known-device cookie.
 
-    After too many failures for the username or from the client address (``server.login_max_failures``
-    in kefu.yml) further attempts get 429 until the window passes, whatever the password."""
+    After too many failures (``server.login_*`` in kefu.yml: for the username from this client address,
+    for the username from anywhere, from this address for any username) further attempts get 429 until
+    the window passes, whatever the password. A browser that signed in as the user before is held only
+    to the first limit, so failures from elsewhere cannot keep the user out."""
     throttle = services.login_throttle
-    keys = ("user:" + body.username.strip(), "address:" + client_address(request))
-    wait = throttle.retry_after(*keys)
+    username, address = body.username.strip(), client_address(request)
+    known = device_username(services.secret, device) == username
+    wait = throttle.retry_after(username, address, known_device=known)
     if wait:
         raise too_many_requests("too many failed sign-ins", wait)
     # argon2 takes tens of milliseconds on purpose: off the event loop
-    user = await run_in_threadpool(services.repo.authenticate, body.username, body.password)
+    user = await run_in_threadpool(services.repo.authenticate, username, body.password)
     if user is None:
-        throttle.failed(*keys)
+        throttle.failed(username, address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    throttle.succeeded(keys[0])
+    throttle.succeeded(username, address)
+    device_cookie = _cookie_attributes(request) | {"path": request.url.path, "max_age": DEVICE_TTL_SECONDS}
+    response.set_cookie(DEVICE_COOKIE, device_token(services.secret, user.username), httponly=True, **device_cookie)
+    return _signed_in(request, response, services, user)
+
+
+def _signed_in(request: Request, response: Response, services: Services, user: UserRecord) -> TokenOut:
+    """A new token for ``user``, also set as the dashboard's session and CSRF cookies on ``response``."""
     token, expires = issue_token(services.secret, user)
     cookie = _cookie_attributes(request) | {"max_age": max(0, expires - int(time.time()))}
     response.set_cookie(SESSION_COOKIE, token, httponly=True, **cookie)
@@ -42,9 +69,10 @@ async def login(body: LoginIn, request: Request, response: Response, services: S
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def logout(request: Request, _: UserDep) -> Response:
-    """Clear the dashboard's cookies. The token itself stays valid until it expires (tokens are
-    stateless): an API client signs out by forgetting it."""
+def logout(request: Request, user: UserDep, services: ServicesDep) -> Response:
+    """Sign out: revoke every token of the signed-in user, this one and those of its other sessions
+    (other browsers, API clients) alike, and clear the dashboard's cookies."""
+    services.repo.revoke_tokens(user.user_id)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, httponly=True, **_cookie_attributes(request))
     response.delete_cookie(CSRF_COOKIE, **_cookie_attributes(request))
@@ -63,8 +91,12 @@ def me(user: UserDep, services: ServicesDep) -> UserOut:
     return UserOut.model_validate(services.repo.get_user(user.user_id))
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def change_password(body: PasswordIn, user: UserDep, services: ServicesDep) -> Response:
-    """Change the signed-in user's password (tokens already issued stay valid until they expire)."""
-    await run_in_threadpool(services.repo.set_password, user.user_id, body.password)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/me/password", response_model=TokenOut)
+def change_password(
+    body: PasswordIn, request: Request, response: Response, user: UserDep, services: ServicesDep
+) -> TokenOut:
+    """Change the signed-in user's password. Every token issued to the user so far stops working (as
+    after signing out); the answer is a new one, also set as the dashboard's cookies, so this session
+    stays signed in."""
+    services.repo.set_password(user.user_id, body.password)  # argon2: a plain def runs in a worker thread
+    return _signed_in(request, response, services, services.repo.get_user(user.user_id))
