@@ -243,9 +243,9 @@ def prune(
     model, not a masked one), then fine-tune it briefly to recover its accuracy."""
     from kefu.compress import prune as prune_model
     from kefu.compress.prune import check_settings
-    from kefu.compress.slicing import shapes
     from kefu.data import load_dataset
     from kefu.nlu.model import Model
+    from kefu.nlu.slicing import shapes
 
     check_settings(heads, ffn, epochs)  # before minutes of loading and scoring, not after
     def load(path: Path):

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from kefu.data import Example
 from kefu.errors import ConfigError
 from kefu.nlu.model import Model
+from kefu.nlu.train_config import TrainConfig
 from kefu.training.augment import separator, units
-from kefu.training.config import TrainConfig
 from kefu.training.teacher import Teacher
 from kefu.training.trainer import fit
 
@@ -45,7 +45,7 @@ def distill(
     coach = Teacher(teacher, unlabelled + made, temperature, weight)
     student = fit(examples, cfg, val_examples=val_examples, progress=progress, on_epoch=on_epoch, teacher=coach)
     student.metrics["distillation"] = {
-        "teacher_encoder": teacher.train_config.get("encoder"),
+        "teacher_encoder": teacher.train_config.encoder,
         "n_unlabelled": len(unlabelled),
         "n_variants": len(made),
         "temperature": temperature,

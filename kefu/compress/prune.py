@@ -11,7 +11,7 @@ briefly to win back what was lost.
 2. Selection: scores are L2-normalised within each layer (as Michel et al.: raw gradient sizes differ a
    lot between layers), then ranked across all layers together; the lowest `heads` fraction of all heads
    and `ffn` fraction of all neurons go, but every layer keeps at least one of each.
-3. The cut: weight matrices are sliced (`kefu.compress.slicing`), so the model is smaller and faster.
+3. The cut: weight matrices are sliced (`kefu.nlu.slicing`), so the model is smaller and faster.
 4. Recovery: `epochs` of fine-tuning of every encoder layer and head, with cross-entropy on the gold
    intents mixed with distillation from the unpruned model's logits (Hinton et al., 2015), recorded in
    step 1. The sentiment and entity heads have no labels here: distillation alone keeps them in step
@@ -26,28 +26,29 @@ import copy
 import math
 import random
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from kefu.compress.slicing import Layer, layer_params, layers, shapes
 from kefu.data import Example, stratified_split
 from kefu.errors import ConfigError, DataError
 from kefu.nlu.backbone import PretrainedBackbone
-from kefu.nlu.model import Model
+from kefu.nlu.model import Model, pad_states
 from kefu.nlu.network import IntentNetwork, Outputs
-from kefu.training.config import TrainConfig
+from kefu.nlu.slicing import Layer, layer_params, layers, shapes
+from kefu.nlu.train_config import TrainConfig
 from kefu.training.teacher import distillation_loss
 from kefu.training.trainer import (
     Optimizer,
     cache_lower,
     canonical,
+    epoch_progress,
     head_loss,
     length_buckets,
     oos_threshold,
-    pad_states,
+    train_epoch,
     validation_scores,
 )
 
@@ -219,7 +220,7 @@ def student(model: Model) -> Model:
         new,
         model.inputs,
         model.labels,
-        dict(model.train_config),
+        replace(model.train_config),
         dict(model.metrics),
         model.oos,
         model.rules_config,
@@ -270,7 +271,7 @@ def prune(
     """
     check_settings(heads, ffn, epochs, distill)
     started = time.perf_counter()
-    cfg = _train_config(model)
+    cfg = model.train_config
     batch_size = batch_size or cfg.batch_size
     if val_examples is None and cfg.val_fraction > 0:
         examples, val_examples = stratified_split(examples, cfg.val_fraction, cfg.seed)
@@ -326,12 +327,6 @@ def check_settings(heads: float, ffn: float, epochs: int, distill: float = 0.5) 
         raise ConfigError(f"epochs = {epochs}, distill = {distill}: need epochs >= 0 and distill in [0, 1]")
 
 
-def _train_config(model: Model) -> TrainConfig:
-    """The settings `model` was trained with (recovery uses its learning rates, batch size and seed)."""
-    known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in model.train_config.items() if k in known})
-
-
 def _gold(model: Model, examples: list[Example]) -> torch.Tensor:
     label_id = {label: i for i, label in enumerate(model.labels)}
     unknown = sorted({e.label for e in examples} - set(label_id))
@@ -368,35 +363,31 @@ def _recover(
     # the frozen embeddings' output is the same every epoch: compute it once, as the trainer does
     lower = cache_lower(net, inputs, ids, progress) if getattr(net.encoder, "caches_lower", False) else None
     rng = random.Random(cfg.seed)
+
+    def batch_loss(rows: list[int]) -> torch.Tensor:
+        batch = inputs.batch([texts[i] for i in rows], [ids[i] for i in rows])
+        out = net(batch, lower=pad_states([lower[i] for i in rows]) if lower is not None else None)
+        loss = (1 - distill) * head_loss(out.intent, gold[rows], cfg.label_smoothing)
+        loss = loss + distill * _distill(out.intent, teacher.intent[rows])
+        if out.ngram_intent is not None:
+            loss = loss + head_loss(out.ngram_intent, gold[rows], cfg.label_smoothing)
+        if out.sentiment is not None:
+            loss = loss + _distill(out.sentiment, teacher.sentiment[rows])
+        if out.tags is not None:
+            target = pad_states([teacher.tags[i] for i in rows])
+            loss = loss + _distill(out.tags[batch.keep], target[batch.keep])
+        return loss
+
     history = []
-    bar = Progress(
-        TextColumn("[bold]recovery epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-        BarColumn(),
-        TextColumn("loss {task.fields[loss]:.3f}"),
-        TimeRemainingColumn(),
-        disable=not progress,
+    bar, task = epoch_progress(
+        "recovery epoch ", "loss {task.fields[loss]:.3f}", steps * epochs, epochs, not progress, loss=0.0
     )
     with bar:
-        task = bar.add_task("recover", total=steps * epochs, epoch=1, epochs=epochs, loss=0.0)
         for epoch in range(1, epochs + 1):
-            net.train()
-            running = 0.0
             batches = length_buckets(list(range(len(texts))), lengths, batch_size, rng)
-            for step, rows in enumerate(batches, start=1):
-                batch = inputs.batch([texts[i] for i in rows], [ids[i] for i in rows])
-                out = net(batch, lower=pad_states([lower[i] for i in rows]) if lower is not None else None)
-                loss = (1 - distill) * head_loss(out.intent, gold[rows], cfg.label_smoothing)
-                loss = loss + distill * _distill(out.intent, teacher.intent[rows])
-                if out.ngram_intent is not None:
-                    loss = loss + head_loss(out.ngram_intent, gold[rows], cfg.label_smoothing)
-                if out.sentiment is not None:
-                    loss = loss + _distill(out.sentiment, teacher.sentiment[rows])
-                if out.tags is not None:
-                    target = pad_states([teacher.tags[i] for i in rows])
-                    loss = loss + _distill(out.tags[batch.keep], target[batch.keep])
-                opt.step(loss)
-                running += loss.item()
-                bar.update(task, advance=1, epoch=epoch, loss=running / step)
+            running = train_epoch(
+                net, opt, batches, batch_loss,
+                lambda loss, epoch=epoch: bar.update(task, advance=1, epoch=epoch, loss=loss),
+            )
             history.append({"epoch": epoch, "loss": running / len(batches)})
-    net.eval()
     return history

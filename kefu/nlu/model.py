@@ -12,10 +12,12 @@ from kefu.entities import Entity, from_config
 from kefu.entities.tagging import BioDecoder
 from kefu.errors import ArtifactError, KefuError
 from kefu.nlu.artifact import model_file, read_artifact, save_artifact
+from kefu.nlu.build import build_network
 from kefu.nlu.inputs import InputEncoder
 from kefu.nlu.network import IntentNetwork, NetworkConfig
 from kefu.nlu.onnx_encoder import ONNX_FILE, OnnxEncoder, export_encoder
 from kefu.nlu.oos import OOS_LABEL, Threshold, decide, in_scope_scores
+from kefu.nlu.train_config import TrainConfig
 from kefu.text.ngrams import NgramFeaturizer
 
 if TYPE_CHECKING:
@@ -61,7 +63,7 @@ class Model:
         network: IntentNetwork,
         inputs: InputEncoder,
         labels: list[str],
-        train_config: dict,
+        train_config: TrainConfig,
         metrics: dict | None = None,
         oos: Threshold | None = None,
         rules: dict | None = None,
@@ -82,10 +84,19 @@ class Model:
         self.rules = from_config(self.rules_config)
 
     @torch.inference_mode()
-    def outputs(self, texts: list[str], batch_size: int = ENCODER_BATCH) -> "HeadOutputs":
-        """Every head's output for `texts`; ids and token offsets come from one tokenisation. Batches are
-        made of texts of similar length (less padding), the results come back in the order of `texts`."""
-        ids, offsets = self.inputs.encode(texts)
+    def outputs(
+        self,
+        texts: list[str],
+        batch_size: int = ENCODER_BATCH,
+        encoded: tuple[list[list[int]], list] | None = None,
+        lower: list[torch.Tensor] | None = None,
+    ) -> "HeadOutputs":
+        """Every head's output for `texts`; ids and token offsets come from one tokenisation (or from
+        `encoded`, the `(ids, offsets)` of `self.inputs.encode(texts)` computed earlier). `lower` holds each
+        text's cached output of a frozen encoder bottom: then only the trainable top runs (validation during
+        training). Batches are made of texts of similar length (less padding), the results come back in the
+        order of `texts`."""
+        ids, offsets = encoded if encoded is not None else self.inputs.encode(texts)
         result = HeadOutputs(torch.zeros(len(texts), len(self.labels)), None, [], [])
         if self.sentiments:
             result.sentiment = torch.zeros(len(texts), len(self.sentiments))
@@ -93,7 +104,9 @@ class Model:
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            out = self.network(self.inputs.batch([texts[i] for i in rows], [ids[i] for i in rows]))
+            batch = self.inputs.batch([texts[i] for i in rows], [ids[i] for i in rows])
+            cached = pad_states([lower[i] for i in rows]) if lower is not None else None
+            out = self.network(batch, lower=cached)
             result.intent[rows] = out.intent_probs()
             if out.sentiment is not None:
                 result.sentiment[rows] = torch.softmax(out.sentiment, dim=-1)
@@ -164,7 +177,7 @@ class Model:
         """Write the model directory; an ONNX encoder is written as `encoder.onnx` beside the other weights."""
         config = {
             "network": self.network.cfg.to_dict(),
-            "train": self.train_config,
+            "train": self.train_config.to_dict(),
             "oos": self.oos.to_dict() if self.oos is not None else None,
             "rules": self.rules_config,
             "inputs": {"pad_id": self.inputs.pad_id, "prefix": self.inputs.prefix},
@@ -205,7 +218,7 @@ class Model:
             net_cfg = NetworkConfig.from_dict(art["config"]["network"])
             onnx = art["config"].get("onnx")
             encoder = OnnxEncoder(model_file(model_dir, ONNX_FILE)) if onnx else None
-            network = _build_network(net_cfg, encoder)
+            network = build_network(net_cfg, encoder)
             missing, unexpected = network.load_state_dict(art["state"], strict=False)
             if unexpected or set(missing) - network.frozen_keys():
                 raise ValueError(f"weights do not match the network: {sorted(unexpected or missing)[:3]}")
@@ -220,10 +233,16 @@ class Model:
         inputs = InputEncoder(tokenizer, ngrams, net_cfg.encoder.max_len, **art["config"].get("inputs", {}))
         oos = art["config"].get("oos")
         threshold = Threshold(float(oos["value"]), oos["method"], int(oos["n_val"])) if oos else None
-        train_cfg, rules = art["config"].get("train", {}), art["config"].get("rules", {})
+        train_cfg = TrainConfig.from_saved(art["config"].get("train", {}), str(model_dir))
+        rules = art["config"].get("rules", {})
         model = cls(network, inputs, art["labels"], train_cfg, art["metrics"], threshold, rules)
         model._onnx = onnx
         return model
+
+
+def pad_states(states: list[torch.Tensor]) -> torch.Tensor:
+    """Per-text encoder states (tokens, dim) as one zero-padded (texts, tokens, dim) batch."""
+    return torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
 
 
 @dataclass
@@ -257,19 +276,3 @@ def _merge(learned: list[Entity], rules: list[Entity]) -> list[Entity]:
     kept = [m for m in learned if not any(_overlap(r, m) for r in exact)] + exact
     kept += [r for r in rules if r not in exact and not any(_overlap(r, k) for k in kept)]
     return sorted(kept, key=lambda e: (e.start, e.end))
-
-
-def _build_network(cfg: NetworkConfig, encoder: OnnxEncoder | None = None) -> IntentNetwork:
-    """The network for `cfg`, with its pretrained encoder loaded from the wheel when it has one, or with
-    `encoder` (ONNX) in place of either kind of PyTorch encoder."""
-    if encoder is not None:
-        return IntentNetwork(cfg, encoder)
-    if cfg.pretrained is None:
-        return IntentNetwork(cfg)
-    from kefu.nlu.backbone import PretrainedBackbone, keep_bottom_layers
-    from kefu.nlu.pretrained import load_pretrained
-
-    bert = load_pretrained(cfg.pretrained).model
-    if cfg.encoder.layers < bert.config.num_hidden_layers:  # trained with encoder_layers
-        keep_bottom_layers(bert, cfg.encoder.layers)
-    return IntentNetwork(cfg, PretrainedBackbone(bert, cfg.train_layers))

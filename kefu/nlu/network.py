@@ -7,6 +7,7 @@ from torch import nn
 
 from kefu.nlu.encoder import EncoderConfig, TransformerEncoder
 from kefu.nlu.onnx_encoder import OnnxEncoder
+from kefu.nlu.slicing import resize
 
 
 @dataclass
@@ -91,8 +92,6 @@ class IntentNetwork(nn.Module):
         dim = cfg.encoder.dim
         self.encoder = backbone if backbone is not None else TransformerEncoder(cfg.encoder)
         if cfg.pruned is not None and not isinstance(self.encoder, OnnxEncoder):  # ONNX has its shapes
-            from kefu.compress.slicing import resize  # kefu.compress imports this module
-
             resize(self.encoder, cfg.pruned)
         out = cfg.n_intents if cfg.ngram_head else dim
         # sparse: a batch touches a few thousand of the table's up to 100k rows; dense gradients made every

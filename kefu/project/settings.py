@@ -68,7 +68,7 @@ from kefu.dialogue.domain import LANGUAGES
 from kefu.entities import BUILTINS
 from kefu.errors import ConfigError
 from kefu.knowledge import DEFAULT_MIN_SCORE
-from kefu.training.config import ENCODERS, TrainConfig
+from kefu.nlu.train_config import ENCODERS, TrainConfig
 
 SETTINGS_FILE = "kefu.yml"
 NLU_FILE = "data/nlu.yml"

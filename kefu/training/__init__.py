@@ -1,6 +1,6 @@
 """Training: configuration, schedules, augmentation and the fit loop."""
 
-from kefu.training.config import TrainConfig
+from kefu.nlu.train_config import TrainConfig
 from kefu.training.trainer import fit
 
 __all__ = ["TrainConfig", "fit"]

@@ -33,8 +33,8 @@ from kefu.data import Example
 from kefu.errors import CheckpointError
 from kefu.nlu.inputs import InputEncoder
 from kefu.nlu.network import IntentNetwork
+from kefu.nlu.train_config import TrainConfig
 from kefu.training import distributed
-from kefu.training.config import TrainConfig
 
 FORMAT_VERSION = 1
 _EPOCH_DIR = re.compile(r"epoch-(\d+)")

