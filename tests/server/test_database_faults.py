@@ -203,8 +203,8 @@ def test_postgres_connections_cut_mid_traffic_answer_200_or_json_503(
             assert http.get("/healthz").json()["status"] == "ok"
         retried = metric(server, "kefu_database_retries_total")
     statuses = [answer.status_code for answer in answers]
-    print(f"{cut} connections cut; answers {sorted(set(statuses))}: {len(statuses)}, retried {retried}")
     assert cut >= 10 and statuses.count(200) >= len(statuses) / 2
+    assert retried >= 1  # some cuts hit a transaction (12 of 23 in a typical run), which then ran again
     for answer in answers:
         if answer.status_code != 200:
             assert_unavailable(answer)
