@@ -51,10 +51,11 @@ def classify(
     """``original`` (a DBAPI error of module ``dbapi``) as a `DatabaseUnavailable`, or None when it is not a
     fault of the database's availability (an SQL error, a constraint: those stay what they are).
 
-    ``sqlite``: the database is SQLite; ``connecting``: raised while opening a connection; ``disconnect``: SQLAlchemy found the connection
-    dead; ``in_statement``: raised by a statement, not by COMMIT or ROLLBACK (after COMMIT was sent, it
-    may have happened, so only then is the error not retryable). ``where`` names the database (its URL
-    without password) in the operator's message.
+    ``sqlite``: the database is SQLite; ``connecting``: raised while opening a connection; ``disconnect``:
+    SQLAlchemy found the connection dead; ``in_statement``: raised by a statement, not by COMMIT or
+    ROLLBACK, so a transaction that lost its connection then certainly did not commit and may run again
+    (a failed COMMIT may have committed). ``where`` names the database (its URL without password) in the
+    operator's message.
     """
     detail = first_line(original)
     reason = f"{type(original).__name__} ({detail})"
