@@ -249,9 +249,10 @@ class Bot:
     # -- the steps of a turn -------------------------------------------------------------------------
 
     def _conversation(self, session_id: str | None, customer_id: str | None) -> ConversationRecord:
-        conversation = self.repo.get_or_create_conversation(session_id, customer_id=customer_id)
+        find = self.repo.get_or_create_conversation
+        conversation = self.repo.store.retrying(lambda: find(session_id, customer_id=customer_id))
         if conversation.status == "closed":  # a closed conversation is history; a new message starts anew
-            conversation = self.repo.get_or_create_conversation(None, customer_id=customer_id)
+            conversation = self.repo.store.retrying(lambda: find(None, customer_id=customer_id))
         return conversation
 
     @staticmethod

@@ -16,6 +16,7 @@ the other server processes wait for.
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
@@ -80,8 +81,15 @@ def record_exchange(
     """Append the customer's turn, then ``respond(status, state)``'s answer, in one transaction.
 
     ``respond`` sees the conversation's status and dialogue state as they are under the lock and returns
-    the bot's turn, or None to stay silent (a human agent has the conversation).
+    the bot's turn, or None to stay silent (a human agent has the conversation). A transaction whose
+    connection dropped before COMMIT runs again, ``respond`` included, once (see `Store.retrying`).
     """
+    return repo.store.retrying(partial(_record_exchange, repo, session_id, text, customer_fields, respond))
+
+
+def _record_exchange(
+    repo: Repository, session_id: str, text: str, customer_fields: dict[str, Any], respond: Respond
+) -> Recorded:
     with repo.store.begin() as db:
         conversation = _locked(db, session_id)
         now = repo.clock()

@@ -33,7 +33,11 @@ from kefu.runtime.clusters import ClusterFinder
 from kefu.server.deps import Services, current_user, plain_url
 from kefu.server.limits import ChatLimits, SignInThrottle
 from kefu.server.metrics import Metrics, MetricsMiddleware
-from kefu.server.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from kefu.server.middleware import (
+    BodySizeLimitMiddleware,
+    InternalErrorMiddleware,
+    SecurityHeadersMiddleware,
+)
 from kefu.server.pages import router as pages_router
 from kefu.server.retention import retention_lifespan
 from kefu.server.routes import (
@@ -52,6 +56,7 @@ from kefu.server.schemas import INVALID
 from kefu.server.security import load_secret
 from kefu.store import (
     ConflictError,
+    DatabaseUnavailable,
     InvalidValueError,
     NotFoundError,
     Repository,
@@ -103,6 +108,7 @@ def create_app(
     bot = Bot(project.root, repo, embedder=embedder)
     ensure_first_admin(repo)
     metrics = Metrics()
+    repo.store.faults.listen(metrics.database_fault, metrics.database_retries.inc)
     limits = server_settings or project.settings.server
     erasure = Erasure(repo, project)
     services = Services(
@@ -138,7 +144,8 @@ def create_app(
     app.include_router(pages_router)
 
     # the last added runs first: oversized bodies are refused before anything else reads them, and
-    # every answer (413s included) gets the security and CORS headers
+    # every answer (413s and 500s included) gets the security and CORS headers
+    app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=limits.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     origins = cors_origins(limits)
@@ -208,8 +215,9 @@ def ensure_first_admin(repo: Repository) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """kefu's errors as JSON ``{"detail": "one line"}`` with the status that fits them, and invalid requests
-    as 422 ``{"detail": [{"loc", "msg", "type"}, ...]}``."""
+    """kefu's errors as JSON ``{"detail": "one line"}`` with the status that fits them, a busy or unreachable
+    database as 503 with Retry-After, and invalid requests as 422 ``{"detail": [{"loc", "msg", "type"},
+    ...]}``. (Any other exception is InternalErrorMiddleware's JSON 500.)"""
 
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
         # FastAPI's own answer echoes each wrong value ("input", "ctx"): the customer's words, personal
@@ -219,14 +227,22 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(RequestValidationError, invalid_request)
 
+    async def unavailable(_: Request, error: DatabaseUnavailable) -> JSONResponse:
+        log.warning("database unavailable: %s", error.reason)
+        return JSONResponse(
+            {"detail": error.public}, status_code=503, headers={"Retry-After": str(error.retry_after)}
+        )
+
+    app.add_exception_handler(DatabaseUnavailable, unavailable)
+
     def handler(code: int):
         async def handle(_: Request, error: Exception) -> JSONResponse:
             if code >= 500:
                 log.error("%s: %s", type(error).__name__, error)
-            return JSONResponse(
-                {"detail": str(error).splitlines()[0] if str(error) else type(error).__name__},
-                status_code=code,
-            )
+            # a StoreError's own message may name the database's URL or file; its public one does not
+            detail = error.public if isinstance(error, StoreError) else str(error)
+            line = detail.splitlines()[0] if detail else type(error).__name__
+            return JSONResponse({"detail": line}, status_code=code)
 
         return handle
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics: HTTP requests and latency by route, bot turns by decision, the model answering.
+"""Prometheus metrics: HTTP requests and latency by route, bot turns by decision, the model answering,
+database faults by kind and the transactions run again after one.
 
 Each app gets its own registry (tests build many apps in one process). With several workers
 (``kefu serve --workers N``) the server sets ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` adds up the
@@ -50,6 +51,17 @@ class Metrics:
         )
         self.turns = Counter("kefu_turns", "Bot turns by decision", ["decision"], registry=self.registry)
         self.handoffs = Counter("kefu_handoffs", "Conversations handed to a human", registry=self.registry)
+        self.database_faults = Counter(
+            "kefu_database_faults",
+            "Database errors: busy (SQLite's write lock), dropped or unreachable connection, failed",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.database_retries = Counter(
+            "kefu_database_retries",
+            "Transactions run again after their connection dropped before COMMIT",
+            registry=self.registry,
+        )
         self.model = Gauge(
             "kefu_model_info",
             "The model answering (value 1)",
@@ -66,6 +78,9 @@ class Metrics:
             self.model.labels(version=self._version).set(0)
         self.model.labels(version=version).set(1)
         self._version = version
+
+    def database_fault(self, kind: str) -> None:
+        self.database_faults.labels(kind).inc()
 
     def render(self) -> bytes:
         """The text exposition of every metric (of every worker in multi-process mode)."""

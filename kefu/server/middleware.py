@@ -1,13 +1,19 @@
-"""Pure ASGI middleware: request size limits and the security headers every response carries.
+"""Pure ASGI middleware: request size limits, the security headers every response carries, and a JSON
+answer for an error nothing else handled.
 
 (The pages' Content-Security-Policy is set with each page, in kefu.server.pages.)
 """
+
+import logging
+import traceback
+from pathlib import Path
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ADMIN_API = "/api/v1/admin"
+log = logging.getLogger("kefu.server")
 
 
 class BodySizeLimitMiddleware:
@@ -81,3 +87,50 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class InternalErrorMiddleware:
+    """An exception no handler took becomes ``500 {"detail": "internal error"}`` and one log line naming its
+    type and where it was raised (the traceback only when the log is at debug level).
+
+    Starlette's own last resort answers text/plain and re-raises, so the server logs the whole traceback,
+    and an exception's message may quote a customer's words or SQL: neither is logged here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as error:
+            log.error(
+                "internal error: %s at %s (%s %s)",
+                type(error).__name__,
+                _raised_at(error),
+                scope["method"],
+                scope["path"],
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            if not started:  # else the client gets a cut-off answer: the status line is already sent
+                await JSONResponse({"detail": "internal error"}, status_code=500)(scope, receive, send)
+
+
+def _raised_at(error: BaseException) -> str:
+    """``runtime/bot.py:123``: the file (with its folder) and line where ``error`` was raised."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "?"
+    frame = frames[-1]
+    path = Path(frame.filename)
+    return f"{path.parent.name}/{path.name}:{frame.lineno}"

@@ -78,9 +78,13 @@ class MessagesOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description="degraded (with 503) unless the database is ok")
     model_version: str
-    database: str
+    database: Literal["sqlite", "postgresql"] = Field(description="the kind of database (never its URL)")
+    database_status: Literal["ok", "failing", "unavailable"] = Field(
+        description="unavailable: a read fails now; failing: reads work but a database operation failed "
+        "in the last seconds and no write has succeeded since (e.g. SQLite's write lock held elsewhere)"
+    )
     knowledge_base: bool
 
 

@@ -9,7 +9,13 @@ SQLite by default, PostgreSQL when the URL says so; one schema, migrated with Al
 """
 
 from kefu.store.db import Store
-from kefu.store.errors import ConflictError, InvalidValueError, NotFoundError, StoreError
+from kefu.store.errors import (
+    ConflictError,
+    DatabaseUnavailable,
+    InvalidValueError,
+    NotFoundError,
+    StoreError,
+)
 from kefu.store.records import (
     ConversationRecord,
     DayCount,
@@ -30,6 +36,7 @@ from kefu.store.repository import Repository, open_repository
 __all__ = [
     "ConflictError",
     "ConversationRecord",
+    "DatabaseUnavailable",
     "DayCount",
     "FeedbackRecord",
     "IntentCount",

@@ -6,17 +6,21 @@ PostgreSQL through psycopg 3. Several server workers may share one SQLite file: 
 and foreign keys (SQLite ignores them unless asked). Write transactions begin with `BEGIN IMMEDIATE`, so a
 transaction that reads then writes (e.g. "next turn number") holds the write lock from its first read and
 cannot interleave with another writer.
+
+A database that is busy or unreachable raises `DatabaseUnavailable` (see kefu.store.faults), and
+`Store.retrying` runs a transaction again when its connection dropped before it could commit.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -29,7 +33,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kefu.store.columns import dumps_json
-from kefu.store.errors import StoreError
+from kefu.store.errors import DatabaseUnavailable, StoreError
+from kefu.store.faults import FaultLog, classify, first_line
 from kefu.store.nul_characters import refuse_nul_characters
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -39,6 +44,9 @@ SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 # Any constant will do; it only has to be the same in every process that migrates the same database.
 _PG_MIGRATION_LOCK = 0x6B656675  # "kefu"
 _WRITE = "kefu_write"  # execution option marking the engine whose transactions take the write lock
+_PING_TIMEOUT_MS = 2000  # /healthz's read on PostgreSQL; SQLite's read does not wait for the write lock
+T = TypeVar("T")
+log = logging.getLogger("kefu.store")
 
 
 def resolve_url(url: str | URL | None = None, path: str | os.PathLike[str] | None = None) -> URL:
@@ -80,7 +88,8 @@ class Store:
 
     Create one per process and share it between threads; every operation opens its own short session.
     `url=None` uses `path` (a SQLite file) if given, else $KEFU_DATABASE_URL, else `./kefu.db`.
-    Nothing connects until the first use; a database that cannot be reached raises `StoreError`.
+    Nothing connects until the first use; a database that is busy or cannot be reached raises
+    `DatabaseUnavailable`, a `StoreError`.
     """
 
     def __init__(
@@ -93,14 +102,20 @@ class Store:
     ) -> None:
         self.url = resolve_url(url, path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.faults = FaultLog()
         if self.url.get_backend_name() not in SUPPORTED_BACKENDS:
             raise StoreError(
                 f"unsupported database {safe_url(self.url)}: kefu works with SQLite or PostgreSQL"
             )
         try:
             # pre-ping: a pooled PostgreSQL connection cut by a server restart is replaced, not handed out.
+            # hide_parameters: SQLAlchemy's error messages would quote the values, customers' words included.
             self.engine: Engine = create_engine(
-                self.url, echo=echo, pool_pre_ping=not self.is_sqlite, json_serializer=dumps_json
+                self.url,
+                echo=echo,
+                pool_pre_ping=not self.is_sqlite,
+                json_serializer=dumps_json,
+                hide_parameters=True,
             )
         except (NoSuchModuleError, ArgumentError, ImportError) as error:
             raise StoreError(f"cannot use database URL {safe_url(self.url)}: {error}") from None
@@ -142,6 +157,7 @@ class Store:
         """A session whose transaction is committed on normal exit and rolled back on an exception."""
         with self._writer() as session, session.begin():
             yield session
+        self.faults.succeeded()
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -156,6 +172,37 @@ class Store:
         committed on normal exit and rolled back on an exception."""
         with self._write_engine.begin() as connection:
             yield connection
+        self.faults.succeeded()
+
+    def retrying(self, work: Callable[[], T]) -> T:
+        """``work()``, run once more when its connection dropped before it could commit.
+
+        ``work`` opens its own transactions and changes nothing outside the database, so a second run
+        starts from scratch. A failure after COMMIT was sent is not retried: the transaction may have
+        happened, and only the client, resending with its message id, can make that safe.
+        """
+        try:
+            return work()
+        except DatabaseUnavailable as error:
+            if not error.retryable:
+                raise
+            log.warning("database connection lost, running the transaction again: %s", error.reason)
+            self.faults.retried()
+        return work()
+
+    def health(self) -> Literal["ok", "failing", "unavailable"]:
+        """'unavailable' when a read fails now; 'failing' when reads work but an operation failed within
+        the last few seconds and no write has succeeded since (e.g. another process holds SQLite's write
+        lock: WAL lets reads through); else 'ok'."""
+        try:
+            with self.engine.connect() as connection:
+                if not self.is_sqlite:
+                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {_PING_TIMEOUT_MS}")
+                # a table, not SELECT 1: SQLite must open and read the file, and the schema must exist
+                connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        except StoreError:
+            return "unavailable"
+        return "failing" if self.faults.recent() else "ok"
 
     @property
     def sessionmaker(self) -> sessionmaker[Session]:
@@ -216,20 +263,30 @@ class Store:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     def _on_error(self, context: ExceptionContext) -> None:
-        # Two failures are translated because the user's fix is outside the code: a database that cannot
-        # be reached (fix the URL or the server) and one without kefu's tables (run the migrations).
-        # Other errors keep SQLAlchemy's own, more precise type.
+        # Translated are the failures whose fix is outside the code: a database busy or unreachable (wait,
+        # or fix the URL or the server) and one without kefu's tables (run the migrations). Other errors
+        # keep SQLAlchemy's own, more precise type.
         original = context.original_exception
-        if original is None:
-            return
-        lines = str(original).strip().splitlines()
-        detail = lines[0] if lines else type(original).__name__
-        if context.connection is None:
-            raise StoreError(f"cannot connect to database {safe_url(self.url)}: {detail}") from None
+        if original is None or context.is_pre_ping:
+            return  # a pooled connection found dead on checkout: raising here would stop SQLAlchemy replacing it
+        detail = first_line(original)
         if detail.startswith("no such table") or getattr(original, "sqlstate", None) == "42P01":
             raise StoreError(
-                f"database {safe_url(self.url)} is not initialised ({detail}); run Store.migrate() first"
+                f"database {safe_url(self.url)} is not initialised ({detail}); run Store.migrate() first",
+                public="the database is not initialised",
             ) from None
+        fault = classify(
+            original,
+            context.dialect.loaded_dbapi,
+            sqlite=self.is_sqlite,
+            connecting=context.connection is None,
+            disconnect=context.is_disconnect,
+            in_statement=context.statement is not None,
+            where=safe_url(self.url),
+        )
+        if fault is not None:
+            self.faults.failed(fault)
+            raise fault from None
 
 
 def _ensure_wal(cursor: Any, timeout_s: float) -> None:
