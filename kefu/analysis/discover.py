@@ -362,6 +362,8 @@ def _name(terms: list[Term], texts: list[str], n: int) -> str:
     parts = [s for s in (slug(t.text) for t in terms[:n]) if s]
     if not parts:  # no term occurs twice: the words of the most central text
         parts = [s for s in (slug(w) for w in words(texts[0])[:n]) if s] if texts else []
+    if not parts and texts:  # nor has it a content word ("在吗", "嗯？"): the text itself
+        parts = [slug(texts[0])]
     name = "_".join(parts)
     return f"intent_{name}" if name[:1].isdigit() else name
 

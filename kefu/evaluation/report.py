@@ -180,6 +180,54 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
 """
 
 
+# the out-of-scope section draws these; "Other sections" shows the rest of ``extra`` as JSON
+_OOS_KEYS = frozenset(
+    {"in_scope_accuracy", "oos_recall", "oos_precision", "oos_auroc", "n_in_scope", "n_oos", "oos_threshold", "oos_curve"}
+)
+_CURVE_ROWS = 11  # thresholds 0, 0.1, ..., 1 of the sweep: its shape (the plot shows every point)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else _percent(value)
+
+
+def _oos_section(extra: dict) -> list[str]:
+    """The out-of-scope scores, the threshold in use, the plot and a short table of the threshold sweep."""
+    scores = _table(
+        ("in-scope accuracy", "out-of-scope recall", "out-of-scope precision", "AUROC", "examples"),
+        [
+            (
+                *(_rate(extra.get(k)) for k in ("in_scope_accuracy", "oos_recall", "oos_precision", "oos_auroc")),
+                f"{extra.get('n_in_scope', '-')} in scope, {extra.get('n_oos', '-')} out of scope",
+            )
+        ],
+    )
+    chosen = extra.get("oos_threshold") or {}
+    threshold = (
+        f"<p>Threshold in use: {chosen['value']:.2f} ({escape(str(chosen.get('method')))}, "
+        f"{chosen.get('n_val')} validation examples).</p>"
+        if chosen.get("value") is not None
+        else "<p>No threshold: only the out-of-scope class rejects messages.</p>"
+    )
+    curve = extra["oos_curve"]
+    rows = sorted({round(i * (len(curve) - 1) / (_CURVE_ROWS - 1)) for i in range(_CURVE_ROWS)})
+    sweep = _table(
+        ("threshold", "in-scope accuracy", "out-of-scope recall"),
+        [
+            (f"{p['threshold']:.2f}", _rate(p["in_scope_accuracy"]), _rate(p["oos_recall"]))
+            for p in (curve[i] for i in rows)
+        ],
+    )
+    return [
+        "<h2>Out-of-scope detection</h2>",
+        scores,
+        threshold,
+        '<img src="oos_curve.png" alt="in-scope accuracy against out-of-scope recall">',
+        "<h3>Threshold sweep</h3>",
+        sweep,
+    ]
+
+
 def _render_html(report: EvalReport, title: str) -> str:
     """The report as one self-contained page: inline CSS, no scripts, images beside it by relative path."""
     headline = "".join(
@@ -215,22 +263,12 @@ def _render_html(report: EvalReport, title: str) -> str:
         "<h2>Reliability</h2>",
         '<img src="reliability.png" alt="reliability diagram">',
     ]
-    if report.extra.get("oos_curve"):
-        sections += [
-            "<h2>Out-of-scope detection</h2>",
-            _table(
-                ("in-scope accuracy", "out-of-scope recall", "out-of-scope precision", "AUROC"),
-                [
-                    tuple(
-                        "-" if report.extra.get(k) is None else _percent(report.extra[k])
-                        for k in ("in_scope_accuracy", "oos_recall", "oos_precision", "oos_auroc")
-                    )
-                ],
-            ),
-            '<img src="oos_curve.png" alt="in-scope accuracy against out-of-scope recall">',
-        ]
-    if report.extra:
-        extra = json.dumps(report.extra, ensure_ascii=False, indent=2)
+    drawn = _OOS_KEYS if report.extra.get("oos_curve") else frozenset()
+    if drawn:
+        sections += _oos_section(report.extra)
+    rest = {k: v for k, v in report.extra.items() if k not in drawn}
+    if rest:
+        extra = json.dumps(rest, ensure_ascii=False, indent=2)
         sections += ["<h2>Other sections</h2>", f"<pre>{escape(extra)}</pre>"]
     body = "\n".join(sections)
     return (

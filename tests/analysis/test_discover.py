@@ -217,6 +217,16 @@ def test_names_stay_unique_when_top_terms_repeat():
     assert [len(c.members) for c in clusters] == [3, 3]
 
 
+def test_a_group_without_content_words_is_named_by_its_text():
+    # "are you there?" asked four ways: jieba finds no word of two characters outside the stop words, so
+    # no term and no word can name the group; its most central text does, as a valid intent name
+    texts = ["在吗", "在吗？", "你在吗", "在不在呀", "invoice please", "an invoice", "my invoice"]
+    clusters = discover(texts, KeywordEmbedder(["在", "invoice"], noise=0.0), n_clusters=2, min_size=3)
+    chat = next(c for c in clusters if "在吗" in c.texts)
+    assert chat.terms == [] and chat.name == "在吗"
+    assert [c.name for c in clusters if c is not chat] == ["invoice"]
+
+
 def test_yaml_loads_back_with_every_distinct_text_under_its_cluster(tmp_path):
     embedder = KeywordEmbedder(["refund", "null"])
     texts = [

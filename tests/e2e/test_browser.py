@@ -54,7 +54,7 @@ def test_customer_and_agent_talk_through_the_widget_and_the_dashboard(server: Ru
     expect(answer.locator(".kefu-bubble")).to_contain_text("SF Express")
     expect(answer.locator(".kefu-sources")).to_contain_text("Do you ship to Hong Kong?")
     say("我要人工客服")
-    expect(customer.locator(".kefu-banner")).to_contain_text("转接人工客服")
+    expect(customer.locator(".kefu-status")).to_have_text("等待人工客服")
 
     agent = browser.new_page(viewport={"width": 1280, "height": 800})
     agent.on("pageerror", lambda error: errors.append(f"dashboard: {error}"))
@@ -75,7 +75,7 @@ def test_customer_and_agent_talk_through_the_widget_and_the_dashboard(server: Ru
 
     # the widget polls every two seconds: the agent's words reach the customer without a reload
     expect(log.locator(".kefu-agent .kefu-bubble")).to_have_text(AGENT_REPLY, timeout=15_000)
-    expect(customer.locator(".kefu-banner")).to_contain_text("人工客服已接入")
+    expect(customer.locator(".kefu-status")).to_have_text("人工客服已接入")
     customer.screenshot(path=str(SCREENSHOTS / "widget.png"))
     agent.screenshot(path=str(SCREENSHOTS / "dashboard.png"))
     assert (SCREENSHOTS / "widget.png").stat().st_size > 10_000
@@ -116,3 +116,29 @@ def test_customer_and_agent_talk_through_the_widget_and_the_dashboard(server: Ru
     agent.reload()
     expect(agent.locator("#login")).to_be_visible()
     assert errors == []
+
+
+def test_after_a_handoff_the_log_ends_at_its_last_line_and_says_so_once(server: RunningServer, browser) -> None:
+    """The customer who asks for a person reads the bot's handoff reply once, in the log (the project's
+    words: apology, opening hours), with its end in view; the header says what the chat is waiting for."""
+    from playwright.sync_api import expect
+
+    customer = browser.new_page(viewport={"width": 1280, "height": 800})
+    customer.goto(server.url + "/")
+    customer.click(".kefu-launcher")
+    log = customer.locator(".kefu-log")
+    for i, text in enumerate(["你好", "Do you ship to Hong Kong?", "你好", "Do you ship to Hong Kong?", "我要人工客服"]):
+        customer.fill(".kefu-form input", text)
+        customer.press(".kefu-form input", "Enter")
+        expect(log.locator(".kefu-bot")).to_have_count(i + 2)  # the greeting, then one answer per message
+    expect(customer.locator(".kefu-root")).to_have_attribute("data-status", "handoff")
+    expect(log.locator(".kefu-bot .kefu-bubble").last).to_have_text("正在为您转接人工客服，请稍候。")
+    customer.wait_for_timeout(300)  # any layout change after the answer has happened by now
+    overflow, hidden = customer.evaluate(
+        "(() => { const l = document.querySelector('.kefu-log');"
+        " return [l.scrollHeight - l.clientHeight, l.scrollHeight - l.scrollTop - l.clientHeight]; })()"
+    )
+    assert overflow > 100  # the log scrolls, so its end could be out of view
+    assert hidden <= 1
+    assert customer.evaluate("document.querySelector('.kefu-panel').innerText.split('转接').length - 1") == 1
+    expect(customer.locator(".kefu-status")).to_have_text("等待人工客服")

@@ -7,6 +7,7 @@ import warnings
 import pytest
 
 from kefu.evaluation import EvalReport, evaluate_predictions, write_report
+from kefu.nlu.oos import oos_metrics, threshold_curve
 
 XSS = "<script>alert('退款')</script>"
 
@@ -114,3 +115,25 @@ def test_hundred_label_report_renders_without_glyph_warnings(tmp_path):
     assert len(report.labels) == 100
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 0
     assert not [w for w in caught if "Glyph" in str(w.message)]
+
+
+def test_html_shows_the_threshold_curve_as_a_short_table_not_raw_json(report, tmp_path):
+    gold, best = ["退款", "out_of_scope", "shipping", "out_of_scope"], ["退款", "shipping", "shipping", "退款"]
+    report.extra.update(oos_metrics(gold, ["退款", "out_of_scope", "shipping", "shipping"], [0.1, 0.9, 0.2, 0.4]))
+    report.extra["oos_threshold"] = {"value": 0.5, "method": "val_f1", "n_val": 4}
+    report.extra["oos_curve"] = threshold_curve(gold, best, [0.9, 0.1, 0.8, 0.6], [False] * 4)
+    report.extra["sentiment"] = {"accuracy": 0.75, "macro_f1": 0.7, "n": 4}
+
+    page = write_report(report, tmp_path).read_text(encoding="utf-8")
+
+    assert len(report.extra["oos_curve"]) == 101
+    assert "&quot;threshold&quot;" not in page and "&quot;oos_curve&quot;" not in page  # no dump of its points
+    assert '<img src="oos_curve.png"' in page
+    curve = page.split("Threshold sweep")[1].split("</table>")[0]
+    assert curve.count("<tr>") == 1 + 11  # header, then every 0.1 from 0 to 1
+    assert "<td>0.50</td><td>100.00%</td><td>50.00%</td>" in curve
+    assert "0.50 (val_f1, 4 validation examples)" in page  # the threshold the model uses
+    # sections the page does not draw still appear, and only they
+    other = page.split("Other sections")[1]
+    assert "&quot;sentiment&quot;" in other
+    assert "&quot;oos_threshold&quot;" not in other and "&quot;in_scope_accuracy&quot;" not in other

@@ -299,13 +299,14 @@
       var rows = clear($("review-rows"));
       $("reviews-empty").hidden = reviews.length > 0;
       reviews.forEach(function (review) {
-        var choice = el("select", { "aria-label": "correct intent" });
-        S.intents.forEach(function (intent) {
-          var option = el("option", { value: intent, text: intent });
-          if (intent === review.predicted_intent) option.selected = true;
-          choice.appendChild(option);
-        });
+        var choice = intentChoice();
         var note = el("span", { className: "error" });
+        var save = el("button", { text: "Save label", className: "save", disabled: "", onclick: function () {
+          api("POST", "/reviews/" + review.id + "/label", { intent: choice.value })
+            .then(function () { row.remove(); })
+            .catch(function (error) { note.textContent = error.message; });
+        } });
+        choice.addEventListener("change", function () { save.disabled = !choice.value; });
         var said = el("td", { text: review.text });
         explainInto(said, review.text);
         var row = el("tr", { "data-review": String(review.id), "data-turn": String(review.turn_id) },
@@ -314,18 +315,25 @@
             (review.confidence !== null ? " (" + review.confidence.toFixed(2) + ")" : "") }),
           el("td", { text: review.reason }),
           el("td", {}, choice),
-          el("td", {},
-            el("button", { text: "Save label", className: "save", onclick: function () {
-              api("POST", "/reviews/" + review.id + "/label", { intent: choice.value })
-                .then(function () { row.remove(); })
-                .catch(function (error) { note.textContent = error.message; });
-            } }), " ",
+          el("td", {}, save, " ",
             el("button", { text: "Dismiss", className: "secondary", onclick: function () {
               api("POST", "/reviews/" + review.id + "/dismiss").then(function () { row.remove(); });
             } }), note));
         rows.appendChild(row);
       });
     });
+  }
+
+  // Nothing chosen to start with: a Save that kept the model's guess would teach the model its own error.
+  // out_of_scope comes first, as what most unanswered questions turn out to be.
+  function intentChoice() {
+    var choice = el("select", { "aria-label": "correct intent" },
+      el("option", { value: "", text: "choose…", disabled: "", selected: "" }));
+    var intents = S.intents.filter(function (intent) { return intent !== "out_of_scope"; });
+    ["out_of_scope"].concat(intents).forEach(function (intent) {
+      choice.appendChild(el("option", { value: intent, text: intent }));
+    });
+    return choice;
   }
 
   // Word highlights: each review's text goes to POST /predict with explain: true, one request at a time
@@ -402,8 +410,10 @@
     });
   }
 
-  function termList(cluster, n) {
-    return cluster.terms.slice(0, n).map(function (t) { return t.term; }).join(", ");
+  // A group may share no term (five ways of asking "are you there?"): then no list, rather than an empty one.
+  function termList(cluster, n, before, after) {
+    var terms = cluster.terms.slice(0, n).map(function (t) { return t.term; });
+    return terms.length ? before + terms.join(", ") + after : "";
   }
 
   function loadClusters() {
@@ -454,7 +464,7 @@
     var card = el("div", { className: "card cluster", "data-name": cluster.name },
       el("p", { className: "cluster-title" },
         el("b", { text: "These " + cluster.size + " unanswered questions look alike" }),
-        " (terms: " + termList(cluster, 5) + "); make them an intent?",
+        termList(cluster, 5, " (terms: ", ")") + "; make them an intent?",
         cluster.mixed ? el("span", { className: "badge handoff", text: "mixed: check the examples",
           title: "little cohesion: the group may hold several different needs" }) : null),
       examples,
@@ -502,7 +512,7 @@
           showTab("reviews");
         });
         list.appendChild(el("li", {}, link, el("span", { className: "meta",
-          text: " · " + cluster.size + " questions · " + termList(cluster, 3) })));
+          text: " · " + cluster.size + " questions" + termList(cluster, 3, " · ", "") })));
       });
       container.appendChild(list);
       container.appendChild(el("p", { className: "meta", text: report.unanswered + " unanswered questions in all; " +
@@ -652,11 +662,23 @@
     var x = function (i) { return pad + i * (W - 2 * pad) / Math.max(1, days.length - 1); };
     var y = function (v) { return H - pad - v * (H - 2 * pad); };
     chart.appendChild(svg("line", { x1: pad, x2: W - pad, y1: y(0.5), y2: y(0.5), stroke: "#e2e8f0" }));
-    var path = days.map(function (d, i) { return d.mean_score === null ? null : [x(i), y(d.mean_score)]; })
-      .filter(Boolean).map(function (p, i) { return (i ? "L" : "M") + p[0].toFixed(1) + " " + p[1].toFixed(1); });
+    var marks = days.map(function (d, i) {
+      return d.mean_score === null ? null : { x: x(i), y: y(d.mean_score), title: d.day + ": " + d.mean_score.toFixed(2) };
+    }).filter(Boolean);
+    var path = marks.map(function (p, i) { return (i ? "L" : "M") + p.x.toFixed(1) + " " + p.y.toFixed(1); });
     chart.appendChild(svg("path", { d: path.join(" "), fill: "none", stroke: "#7c3aed", "stroke-width": 2 }));
+    // a dot per day with messages too: a line needs two, and a single day (a new bot's first) is one point
+    marks.forEach(function (p) {
+      var dot = svg("circle", { cx: p.x.toFixed(1), cy: p.y.toFixed(1), r: 3.5, fill: "#7c3aed" });
+      dot.appendChild(svg("title", {}, p.title));
+      chart.appendChild(dot);
+    });
     chart.appendChild(svg("text", { x: 2, y: y(1) + 4 }, "1"));
     chart.appendChild(svg("text", { x: 2, y: y(0) + 4 }, "0"));
+    // the window's first and last day, so that a lone dot reads as a date
+    chart.appendChild(svg("text", { x: x(0), y: H - 4 }, days[0].day.slice(5)));
+    chart.appendChild(svg("text", { x: x(days.length - 1), y: H - 4, "text-anchor": "end" },
+      days[days.length - 1].day.slice(5)));
     container.appendChild(chart);
   }
 

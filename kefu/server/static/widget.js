@@ -25,14 +25,14 @@
       title: "在线客服", open: "打开在线客服", close: "关闭", restart: "新对话", send: "发送",
       placeholder: "请输入您的问题…", greeting: "您好！请问有什么可以帮您？中文、English 都可以。",
       bot: "智能助手", agent: "人工客服", source: "来源", error: "网络有点问题，请稍后再试。",
-      status: { bot: "智能助手在线", handoff: "正在为您转接人工客服，请稍候…", human: "人工客服已接入", closed: "对话已结束" }
+      status: { bot: "智能助手在线", handoff: "等待人工客服", human: "人工客服已接入", closed: "对话已结束" }
     },
     en: {
       title: "Customer service", open: "Open the chat", close: "Close", restart: "New chat", send: "Send",
       placeholder: "Type your question…", greeting: "Hi! How can I help? 中文、English 都可以。",
       bot: "Assistant", agent: "Agent", source: "Source", error: "Network problem, please try again.",
-      status: { bot: "Assistant online", handoff: "Connecting you to an agent, please hold on…",
-                human: "An agent has joined", closed: "Conversation ended" }
+      status: { bot: "Assistant online", handoff: "Waiting for an agent", human: "An agent has joined",
+                closed: "Conversation ended" }
     }
   }[lang];
   var title = attr("data-title") || TEXT.title;
@@ -63,8 +63,6 @@
     ".kefu-head button { background: transparent; border: 0; color: #fff; cursor: pointer; font-size: 13px;",
     "  padding: 4px 6px; border-radius: 6px; }",
     ".kefu-head button:hover { background: rgba(255,255,255,.15); }",
-    ".kefu-banner { display: none; padding: 8px 14px; font-size: 13px; background: #fef3c7; color: #92400e; }",
-    ".kefu-banner.kefu-human { background: #dcfce7; color: #166534; }",
     ".kefu-log { flex: 1; overflow-y: auto; padding: 14px; background: #f8fafc; display: flex;",
     "  flex-direction: column; gap: 10px; }",
     ".kefu-msg { display: flex; flex-direction: column; max-width: 85%; }",
@@ -121,7 +119,6 @@
   head.appendChild(headText);
   head.appendChild(restart);
   head.appendChild(close);
-  var banner = el("div", "kefu-banner");
   var log = el("div", "kefu-log");
   log.setAttribute("aria-live", "polite");
   var form = el("form", "kefu-form");
@@ -135,7 +132,6 @@
   form.appendChild(input);
   form.appendChild(send);
   panel.appendChild(head);
-  panel.appendChild(banner);
   panel.appendChild(log);
   panel.appendChild(form);
   var launcher = el("button", "kefu-launcher");
@@ -202,13 +198,12 @@
     if (turn.role === "agent" && !state.open) dot.style.display = "block";
   }
 
+  // The header's status line is the one place the state shows, in a few words that never wrap: the
+  // handoff itself is told once, by the bot's reply in the log (the project's words, which may add an
+  // apology or opening hours). Nothing above the log changes height, so the log's end stays in view.
   function setStatus(status) {
     state.status = status || "bot";
     statusLine.textContent = TEXT.status[state.status] || TEXT.status.bot;
-    var waiting = state.status === "handoff" || state.status === "human";
-    banner.style.display = waiting ? "block" : "none";
-    banner.textContent = waiting ? TEXT.status[state.status] : "";
-    banner.className = "kefu-banner" + (state.status === "human" ? " kefu-human" : "");
     root.setAttribute("data-status", state.status);
   }
 
