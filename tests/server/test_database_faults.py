@@ -174,7 +174,7 @@ def test_postgres_connections_cut_mid_traffic_answer_200_or_json_503(
     caplog.set_level(logging.INFO)
     answers: list[httpx.Response] = []
     stop = threading.Event()
-    unlimited = ServerSettings(chat_rate_per_minute=0)  # the customers all come from 127.0.0.1
+    unlimited = ServerSettings(chat_rate_per_minute=0, chat_session_rate_per_minute=0)  # 429s would hide faults
     with start_server(tiny_project, url, unlimited, log_level="info") as server, uvicorn_logs_to(caplog):
 
         def customer() -> None:
