@@ -146,7 +146,7 @@ def create_app(
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "X-Session-Key", "X-Customer-Id"],
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     metrics.set_model(bot.version)

@@ -121,7 +121,8 @@ def _train(root: Path) -> None:
     print(f"kefu: intent model {nlu['version']} ({state})", file=sys.stderr)
     if kb is not None:
         print(
-            f"kefu: knowledge base of {kb['passages']} passages ({'unchanged' if kb['reused'] else 'rebuilt'})",
+            f"kefu: knowledge base of {kb['passages']} passages"
+            f" ({'unchanged' if kb['reused'] else 'rebuilt'})",
             file=sys.stderr,
         )
 
