@@ -9,6 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess, multiprocess
+
 from kefu.errors import KefuError
 from kefu.project import Project, load_project
 from kefu.runtime import default_database_url, train_project
@@ -43,9 +47,6 @@ def serve(
     is killed.
     """
     import torch
-    import uvicorn
-    from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors import Multiprocess
 
     torch.set_num_threads(1)
     project = load_project(project_dir)
@@ -81,6 +82,7 @@ def serve(
         _metrics_dir()
         os.environ[ENV_SUPERVISOR] = str(os.getpid())
         _print_urls(host, port)
+        multiprocess.Process = _Worker  # what uvicorn's supervisor starts
         supervisor = Multiprocess(
             uvicorn.Config(
                 "kefu.server.workers:worker_app",
@@ -96,6 +98,19 @@ def serve(
             sys.exit(1)  # the worker has said why
     finally:
         sock.close()
+
+
+class _Worker(multiprocess.Process):
+    """uvicorn's worker process, less the supervisor's copy of the worker's end of their pipe.
+
+    uvicorn keeps that copy open, so a worker that dies while the supervisor waits for its answer to a
+    health check is noticed only when the check times out (WORKER_HEALTHCHECK_SECONDS): workers failing
+    to start kept the server up for minutes. With the worker's end open only in the worker, its death
+    ends the wait at once."""
+
+    def start(self) -> None:
+        super().start()  # the worker has its copy now
+        self.child_conn.close()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from kefu.cli import app
+from kefu.server.serve import _Worker, listening_socket
 from tests.runtime.helpers import project_copy
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
@@ -87,14 +90,30 @@ def test_a_port_in_use_is_one_line_naming_it_and_how_to_choose_another(served_pr
     assert result.stderr.strip() == f"error: {message}"  # and no URLs printed before it
 
 
-def test_a_broken_model_with_two_workers_exits_with_one_line(served_project: Path, tmp_path: Path) -> None:
+def test_a_broken_model_with_two_workers_is_one_line_before_any_worker_starts(served_project: Path) -> None:
     (served_project / "models" / "nlu" / "model.safetensors").write_bytes(b"not a model")
+    # in this process: the supervisor checks the model before it starts anything
+    arguments = ["serve", str(served_project), "--workers", "2", "--port", str(free_port()), "--no-train"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: "), result.stderr
+    assert "model.safetensors" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_workers_that_fail_to_start_stop_the_server_instead_of_restarting(
+    served_project: Path, tmp_path: Path
+) -> None:
+    # the model is fine, so the supervisor starts the workers; the knowledge index each loads is not
+    index = served_project / "models" / "knowledge"
+    index.mkdir()
+    (index / "kb.json").write_text("{broken", encoding="utf-8")
     started = time.monotonic()
     with kefu_serve(served_project, "--workers", "2", "--port", str(free_port()), tmp=tmp_path) as process:
-        _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 1 and time.monotonic() - started < 60
-    assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("error: "), stderr
-    assert "Traceback" not in stderr and "model.safetensors" in stderr
+        _, stderr = process.communicate(timeout=90)
+    assert process.returncode == 1 and time.monotonic() - started < 90
+    assert "error: " in stderr and "damaged knowledge index" in stderr and "Traceback" not in stderr
+    assert stderr.count("damaged knowledge index") <= 2  # once per worker at most: no restarts
+    assert not list(tmp_path.glob("kefu-metrics-*"))
 
 
 def test_workers_exit_with_their_supervisor_and_take_the_metrics_folder_along(
@@ -121,3 +140,26 @@ def test_workers_exit_with_their_supervisor_and_take_the_metrics_folder_along(
         while session_members(supervisor.pid) or port_taken(port) or metrics.exists():
             assert time.monotonic() < deadline, (session_members(supervisor.pid), port_taken(port), metrics)
             time.sleep(0.2)
+
+
+async def nothing_app(scope, receive, send) -> None:  # what the worker below would serve
+    raise NotImplementedError
+
+
+def test_the_supervisor_notices_at_once_a_worker_that_dies_during_its_health_check() -> None:
+    config = uvicorn.Config(f"{__name__}:nothing_app", log_level="warning")
+    with closing(listening_socket("127.0.0.1", 0)) as sock:
+        worker = _Worker(config, [sock])
+        worker.start()
+        try:
+            assert worker.ping(timeout=60)
+            os.kill(worker.pid, signal.SIGSTOP)  # it cannot answer the next check
+            while Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+                time.sleep(0.01)
+            threading.Timer(0.5, os.kill, (worker.pid, signal.SIGKILL)).start()
+            started = time.monotonic()
+            assert not worker.ping(timeout=60)
+            assert time.monotonic() - started < 10  # not the check's whole timeout
+        finally:
+            worker.kill()
+            worker.join()
