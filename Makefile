@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo
+PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 
 .PHONY: run test bench lint clean
@@ -15,12 +16,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The demo: the bilingual online-shop bot of `kefu init`, trained on first start (and only when its
-# files change), served with its web chat at http://127.0.0.1:8000 and the dashboard at /admin.
+# files change), served with its web chat at http://127.0.0.1:8000 (`make run PORT=8001` for another
+# port) and the dashboard at /admin.
 $(DEMO)/kefu.yml: | $(STAMP)
 	$(BIN)/kefu init $(DEMO)
 
 run: $(STAMP) $(DEMO)/kefu.yml
-	$(BIN)/kefu serve $(DEMO)
+	$(BIN)/kefu serve $(DEMO) --port $(PORT)
 
 # The browser test drives Debian's Chromium (never a downloaded browser); install it where we may.
 CHROMIUM := /usr/bin/chromium

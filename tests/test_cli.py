@@ -90,7 +90,7 @@ def test_train_with_sentiment_then_evaluate_and_predict_show_it(tmp_path, tiny_e
     rows = [("太差了", "negative"), ("气死我了", "negative"), ("terrible service", "negative"),
             ("几点开门", "neutral"), ("how do I pay", "neutral"), ("运费多少", "neutral"),
             ("太好了谢谢", "positive"), ("great, thanks", "positive"), ("非常满意", "positive")]
-    moods.write_text("sentence,sentiment\n" + "\n".join(f"{t},{m}" for t, m in rows) + "\n")
+    moods.write_text("sentence,sentiment\n" + "\n".join(f'"{t}",{m}' for t, m in rows) + "\n")  # quoted: "great, thanks"
     config = tmp_path / "c.yml"
     config.write_text("dim: 32\nlayers: 1\nheads: 2\nepochs: 40\nlr: 0.003\nval_fraction: 0.0\nvocab_size: 200\n")
     out = tmp_path / "m"

@@ -140,14 +140,25 @@ def _read_delimited(
     return examples
 
 
+def too_many_fields(found: int, width: int) -> str | None:
+    """Why a record of ``found`` fields under a header of ``width`` is refused, if it is: an unquoted
+    delimiter in a text would otherwise shift a part of it into no column, silently."""
+    return f"{found} fields, the header has {width}" if found > width else None
+
+
 def delimited_records(text: str, source: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line where the record starts, fields) for each non-blank record."""
+    """Yield (line where the record starts, fields) for each non-blank record, the header first; a
+    DataError for a record with more fields than the header."""
     # newline="\n" so that a "line" is what the UTF-8 error and YAML line numbers count too
     reader = csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter, strict=True)
-    start = 1
+    start, width = 1, None
     try:
         for row in reader:
             if any(field.strip() for field in row):
+                width = len(row) if width is None else width
+                reason = too_many_fields(len(row), width)
+                if reason is not None:
+                    raise DataError(f"{source}:{start}: {reason}")
                 yield start, row
             start = reader.line_num + 1
     except csv.Error as error:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kefu.data.loaders import TEXT_COLUMNS, _find_column
+from kefu.data.loaders import TEXT_COLUMNS, _find_column, too_many_fields
 from kefu.errors import DataError
 
 ID_COLUMN = "id"
@@ -272,8 +272,11 @@ def _delimited_row(
         problems(line, f"expected {width} fields as in the header, found {len(fields)}")
         return None
     needed = max(index.values()) + 1
+    reason = too_many_fields(len(fields), width)
     if len(fields) < needed:
-        problems(line, f"expected at least {needed} fields, found {len(fields)}")
+        reason = f"expected at least {needed} fields, found {len(fields)}"
+    if reason is not None:
+        problems(line, reason)
         return None
     text = fields[index["text"]].removesuffix("\r")
     extra = {role: fields[i] for role, i in index.items() if role not in ("text", "id")}

@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,8 +31,9 @@ from kefu.project import Project, load_project
 from kefu.runtime.embedders import LockedEmbedder, default_embedder, embedder_for
 from kefu.runtime.engine import Engine, files_stamp, load_domain_for, load_engine, load_model
 from kefu.runtime.privacy import project_entity_redaction, project_redaction
-from kefu.runtime.recording import BotTurn, Recorded, record_exchange
+from kefu.runtime.recording import BotTurn, Recorded, record_exchange, sent_before
 from kefu.store import ConversationRecord, Repository, open_repository
+from kefu.store.conversations import new_access_key
 from kefu.store.db import ENV_URL
 
 log = logging.getLogger("kefu.runtime")
@@ -82,6 +84,11 @@ class TurnResult(BaseModel):
     """The outcome of one customer message (also the body of ``POST /api/v1/chat``)."""
 
     session_id: str
+    session_key: str | None = Field(
+        None,
+        description="only in the answer that started the conversation: the secret to send as the "
+        "X-Session-Key header to read the conversation and to continue it; kefu keeps only its hash",
+    )
     reply: Reply
     intent: str | None = Field(None, description="the predicted intent; 'out_of_scope' when none fits")
     confidence: float | None = None
@@ -172,22 +179,39 @@ class Bot:
         return list(self._engine.model.labels)
 
     def handle(
-        self, session_id: str | None, text: str, explain: bool = False, *, customer_id: str | None = None
+        self,
+        session_id: str | None,
+        text: str,
+        explain: bool = False,
+        *,
+        customer_id: str | None = None,
+        client_message_id: str | None = None,
     ) -> TurnResult:
-        """Answer one customer message; ``session_id`` None (or unknown) starts a new conversation.
+        """Answer one customer message; ``session_id`` None (or unknown) starts a new conversation, and
+        the answer carries its ``session_key`` (what the chat API asks of a client to read or continue it).
 
         ``explain`` adds a score per word of the (redacted) message for the predicted intent: it costs a few
         more model passes, so it is off unless asked for. ``customer_id`` is the site's id of a signed-in
         customer, kept with the conversation so that erasing the customer finds it (see
-        :meth:`Repository.get_or_create_conversation` for whose conversation is continued)."""
+        :meth:`Repository.get_or_create_conversation` for whose conversation is continued). A message sent
+        again with the same ``client_message_id`` (1-64 characters of the client's choosing, say a UUID)
+        is answered with what was recorded for it the first time, and recorded once."""
         text = self.redact(_checked(text))
         self._maybe_reload()
         engine = self._engine  # one engine for the whole turn, even if a swap happens meanwhile
-        conversation = self._conversation(session_id, customer_id)
+        key, key_hash = new_access_key()
+        conversation = self._conversation(session_id, customer_id, key_hash)
+        new_key = key if conversation.access_key_hash == key_hash else None
+        if client_message_id is not None and new_key is None:
+            before = sent_before(self.repo, conversation, client_message_id)
+            if before is not None:  # a resend: its answer without the model
+                return _result(before, None)
+        record = partial(
+            record_exchange, self.repo, conversation.session_id, client_message_id=client_message_id
+        )
         if conversation.status in SILENT_STATUSES:
             # a human has the conversation: no model time, no bot answer, only the customer's words
-            recorded = record_exchange(self.repo, conversation.session_id, text, {}, lambda *_: None)
-            return _result(recorded, None)
+            return _result(record(text, {}, lambda *_: None), None, session_key=new_key)
         prediction = self._understand(engine, text)
         nlu = _nlu_result(prediction)
         knowledge = _Knowledge(engine, nlu)
@@ -211,9 +235,9 @@ class Bot:
             decision, state = decide(nlu, self._state(stored), engine.domain, knowledge, self.rng)
             return self._bot_turn(engine, prediction, decision, state, knowledge.titles)
 
-        recorded = record_exchange(self.repo, conversation.session_id, text, fields, respond)
-        explanation = _explanation(engine, prediction) if explain else None
-        return _result(recorded, prediction, explanation)
+        recorded = record(text, fields, respond)
+        explanation = _explanation(engine, prediction) if explain and not recorded.replayed else None
+        return _result(recorded, prediction, explanation, new_key)
 
     def swap_model(self, new_dir: str | Path) -> str:
         """Load the model in ``new_dir`` completely, then make it the one answering; returns its version.
@@ -248,11 +272,18 @@ class Bot:
 
     # -- the steps of a turn -------------------------------------------------------------------------
 
-    def _conversation(self, session_id: str | None, customer_id: str | None) -> ConversationRecord:
+    def _conversation(
+        self, session_id: str | None, customer_id: str | None, key_hash: str
+    ) -> ConversationRecord:
+        """The conversation to continue, or a new one with ``key_hash``."""
         find = self.repo.get_or_create_conversation
-        conversation = self.repo.store.retrying(lambda: find(session_id, customer_id=customer_id))
+        conversation = self.repo.store.retrying(
+            lambda: find(session_id, customer_id=customer_id, access_key_hash=key_hash)
+        )
         if conversation.status == "closed":  # a closed conversation is history; a new message starts anew
-            conversation = self.repo.store.retrying(lambda: find(None, customer_id=customer_id))
+            conversation = self.repo.store.retrying(
+                lambda: find(None, customer_id=customer_id, access_key_hash=key_hash)
+            )
         return conversation
 
     @staticmethod
@@ -412,18 +443,32 @@ def _explanation(engine: Engine, prediction: Prediction) -> dict | None:
     return engine.model.explain(prediction.text).to_dict()
 
 
-def _result(recorded: Recorded, prediction: Prediction | None, explanation: dict | None = None) -> TurnResult:
-    conversation, bot = recorded.conversation, recorded.bot
-    last = bot or recorded.customer
+def _result(
+    recorded: Recorded,
+    prediction: Prediction | None,
+    explanation: dict | None = None,
+    session_key: str | None = None,
+) -> TurnResult:
+    conversation, bot, customer = recorded.conversation, recorded.bot, recorded.customer
+    last = bot or customer
+    if recorded.replayed:  # what the model made of the message the first time, as recorded
+        understood: dict[str, Any] = {"intent": customer.intent, "confidence": customer.confidence}
+        understood["entities"] = [EntityOut(**e) for e in customer.entities or []]
+        if customer.sentiment is not None:
+            understood["sentiment"] = {"label": customer.sentiment, "score": customer.sentiment_score}
+    elif prediction is not None:
+        understood = {"intent": prediction.intent, "confidence": prediction.confidence}
+        understood["entities"] = [EntityOut(**e.to_dict()) for e in prediction.entities]
+        understood["sentiment"] = prediction.sentiment
+    else:
+        understood = {}
     return TurnResult(
         session_id=conversation.session_id,
+        session_key=session_key,
         reply=Reply(
             text=bot.text if bot else "", buttons=[Button(**b) for b in (bot.buttons or [])] if bot else []
         ),
-        intent=prediction.intent if prediction else None,
-        confidence=prediction.confidence if prediction else None,
-        entities=[EntityOut(**e.to_dict()) for e in prediction.entities] if prediction else [],
-        sentiment=prediction.sentiment if prediction else None,
+        **understood,
         sources=[Source(**s) for s in (bot.sources or [])] if bot else [],
         handoff=conversation.status in SILENT_STATUSES,
         status=conversation.status,

@@ -48,6 +48,16 @@ _ACTIVE_TICKET = (
 )
 _OPEN_TICKET = insert(_TICKETS).returning(_TICKETS.c.id)
 _ADD_REVIEW = insert(_REVIEWS)
+_TURN_COLUMNS = tuple(_TURNS.c[name] for name in TurnRecord.__slots__ if name != "session_id")
+_SENT_BEFORE = select(*_TURN_COLUMNS).where(
+    _TURNS.c.conversation_id == bindparam("conversation_id"),
+    _TURNS.c.client_message_id == bindparam("client_message_id"),
+)
+_ANSWER = select(*_TURN_COLUMNS).where(
+    _TURNS.c.conversation_id == bindparam("conversation_id"),
+    _TURNS.c.seq == bindparam("seq"),
+    _TURNS.c.role == "bot",
+)
 
 
 @dataclass
@@ -70,28 +80,49 @@ class Recorded:
     customer: TurnRecord
     bot: TurnRecord | None
     ticket: TicketRecord | None
+    replayed: bool = False  # the message was recorded before (same client_message_id): nothing was written
 
 
 Respond = Callable[[str, dict[str, Any]], BotTurn | None]
 
 
 def record_exchange(
-    repo: Repository, session_id: str, text: str, customer_fields: dict[str, Any], respond: Respond
+    repo: Repository,
+    session_id: str,
+    text: str,
+    customer_fields: dict[str, Any],
+    respond: Respond,
+    *,
+    client_message_id: str | None = None,
 ) -> Recorded:
     """Append the customer's turn, then ``respond(status, state)``'s answer, in one transaction.
 
     ``respond`` sees the conversation's status and dialogue state as they are under the lock and returns
-    the bot's turn, or None to stay silent (a human agent has the conversation). A transaction whose
-    connection dropped before COMMIT runs again, ``respond`` included, once (see `Store.retrying`).
+    the bot's turn, or None to stay silent (a human agent has the conversation). A message whose
+    ``client_message_id`` the conversation already has is not recorded again: the exchange recorded
+    then is returned (``replayed``), and ``respond`` is not called. A transaction whose connection
+    dropped before COMMIT runs again, ``respond`` included, once (see `Store.retrying`).
     """
-    return repo.store.retrying(partial(_record_exchange, repo, session_id, text, customer_fields, respond))
+    work = partial(_record_exchange, repo, session_id, text, customer_fields, respond, client_message_id)
+    return repo.store.retrying(work)
 
 
 def _record_exchange(
-    repo: Repository, session_id: str, text: str, customer_fields: dict[str, Any], respond: Respond
+    repo: Repository,
+    session_id: str,
+    text: str,
+    customer_fields: dict[str, Any],
+    respond: Respond,
+    client_message_id: str | None,
 ) -> Recorded:
     with repo.store.begin() as db:
         conversation = _locked(db, session_id)
+        if client_message_id is not None:
+            # under the lock: of two resends at once, the second finds the first one's turns
+            before = _sent_before(db, conversation_record(conversation), client_message_id)
+            if before is not None:
+                return before
+            customer_fields = customer_fields | {"client_message_id": client_message_id}
         now = repo.clock()
         seq = _next_seq(db, conversation.id)
         customer = _add_turn(db, session_id, conversation.id, seq, "customer", text, now, customer_fields)
@@ -115,6 +146,15 @@ def _record_exchange(
         return Recorded(conversation_record(conversation, **changes), customer, bot, ticket)
 
 
+def sent_before(
+    repo: Repository, conversation: ConversationRecord, client_message_id: str
+) -> Recorded | None:
+    """The exchange recorded for the conversation's message ``client_message_id``, or None: a resend is
+    answered without the model."""
+    with repo.store.connect() as db:
+        return _sent_before(db, conversation, client_message_id)
+
+
 def turns_after(
     repo: Repository, session_id: str, after: int = -1, limit: int = MAX_MESSAGES
 ) -> list[TurnRecord]:
@@ -122,7 +162,7 @@ def turns_after(
     with repo.store.read() as session:
         conversation_id = session.scalar(select(Conversation.id).where(Conversation.session_id == session_id))
         if conversation_id is None:
-            raise NotFoundError(f"unknown session {session_id!r}")
+            raise NotFoundError("unknown session")  # not the id: a client may have sent any text as one
         rows = session.scalars(
             select(Turn)
             .where(Turn.conversation_id == conversation_id, Turn.seq > after)
@@ -130,6 +170,25 @@ def turns_after(
             .limit(limit)
         )
         return [TurnRecord.of(row, session_id) for row in rows]
+
+
+def _sent_before(
+    db: Connection, conversation: ConversationRecord, client_message_id: str
+) -> Recorded | None:
+    params = {"conversation_id": conversation.id, "client_message_id": client_message_id}
+    customer = db.execute(_SENT_BEFORE, params).first()
+    if customer is None:
+        return None
+    # the bot's answer is the turn right after, in the same transaction; none while an agent had the chat
+    answer = db.execute(_ANSWER, {"conversation_id": conversation.id, "seq": customer.seq + 1}).first()
+    session_id = conversation.session_id
+    return Recorded(
+        conversation,
+        TurnRecord(session_id=session_id, **customer._asdict()),
+        TurnRecord(session_id=session_id, **answer._asdict()) if answer is not None else None,
+        None,
+        replayed=True,
+    )
 
 
 def _locked(db: Connection, session_id: str) -> Row:

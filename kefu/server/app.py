@@ -76,7 +76,8 @@ DESCRIPTION = """\
 A self-hosted customer-service bot (Chinese and English).
 
 * **Public**: `POST /api/v1/chat` answers a customer; `GET /api/v1/chat/{session_id}/messages?after=SEQ`
-  returns newer turns (agent replies) for the widget to poll.
+  returns newer turns (agent replies) for the widget to poll. The answer that starts a conversation
+  carries its `session_key`: send it as `X-Session-Key` to read or continue the conversation.
 * **Admin**: sign in with `POST /api/v1/admin/login` and send the returned token as
   `Authorization: Bearer <token>` on every other `/api/v1/admin/` route. (Login also sets the dashboard's
   `kefu_session` cookie; requests authenticated by it must copy the `kefu_csrf` cookie into the
@@ -154,7 +155,7 @@ def create_app(
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "X-Session-Key", "X-Customer-Id"],
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if limits.trusted_proxies:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kefu.runtime.bot import MAX_MESSAGE_CHARS
+from kefu.store.base import CLIENT_MESSAGE_ID_MAX
 from kefu.store.models import CUSTOMER_ID_MAX
 from kefu.store.reviews import MAX_LABEL_TURNS
 
@@ -55,6 +56,15 @@ class ChatIn(_Input):
         description=f"{CUSTOMER_ID_DESCRIPTION}. Kept with the conversation so that erasing the customer "
         "(DELETE /api/v1/admin/customers/{customer_id}) deletes it; a conversation of one customer is not "
         "continued for another (a new one starts)",
+    )
+    client_message_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=CLIENT_MESSAGE_ID_MAX,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="the client's own id of this message (a UUID, say), so that sending it again after a "
+        "failed request is safe: a message whose id the conversation already has is not recorded again, "
+        "and the answer is the one it got then",
     )
 
 

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from kefu.store.columns import utcnow
 from kefu.store.db import Store
 from kefu.store.errors import InvalidValueError, NotFoundError
-from kefu.store.models import CUSTOMER_ID_MAX, Conversation, User
+from kefu.store.models import CUSTOMER_ID_MAX, Conversation, Turn, User
+
+CLIENT_MESSAGE_ID_MAX = Turn.__table__.c.client_message_id.type.length
 
 
 class RepositoryBase:
@@ -80,6 +82,14 @@ def check_customer_id(customer_id: str) -> None:
     if not isinstance(customer_id, str) or not customer_id.strip() or len(customer_id) > CUSTOMER_ID_MAX:
         raise InvalidValueError(
             f"customer_id must be a non-blank string of at most {CUSTOMER_ID_MAX} characters"
+        )
+
+
+def check_client_message_id(client_message_id: str) -> None:
+    """Raise InvalidValueError unless `client_message_id` fits its column: 1 to 64 characters."""
+    if not isinstance(client_message_id, str) or not 1 <= len(client_message_id) <= CLIENT_MESSAGE_ID_MAX:
+        raise InvalidValueError(
+            f"client_message_id must be a string of 1 to {CLIENT_MESSAGE_ID_MAX} characters"
         )
 
 

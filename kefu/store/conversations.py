@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import uuid
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -11,7 +14,14 @@ from sqlalchemy import Row, bindparam, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from kefu.dialogue.state import without_slot_values
-from kefu.store.base import RepositoryBase, check_customer_id, check_one_of, check_page, check_positive
+from kefu.store.base import (
+    RepositoryBase,
+    check_client_message_id,
+    check_customer_id,
+    check_one_of,
+    check_page,
+    check_positive,
+)
 from kefu.store.columns import dumps_json
 from kefu.store.errors import InvalidValueError, NotFoundError
 from kefu.store.models import (
@@ -39,6 +49,7 @@ TURN_FIELDS = frozenset(
         "buttons",
         "model_version",
         "agent_id",
+        "client_message_id",
     }
 )
 
@@ -74,6 +85,8 @@ def turn_columns(given: dict[str, Any]) -> dict[str, Any]:
             fields[name] = float(fields[name])
     if fields.get("oos") is not None:
         fields["oos"] = bool(fields["oos"])
+    if fields.get("client_message_id") is not None:
+        check_client_message_id(fields["client_message_id"])
     # Through JSON and back, so the returned record holds exactly what a later read will (lists, not
     # tuples or arrays), and an unserialisable value fails here with its name rather than in the driver.
     for name in ("entities", "sources", "buttons"):
@@ -85,6 +98,26 @@ def turn_columns(given: dict[str, Any]) -> dict[str, Any]:
 def new_session_id() -> str:
     """A fresh public session id: 32 hex characters of a random UUID, unguessable."""
     return uuid.uuid4().hex
+
+
+def new_access_key() -> tuple[str, str]:
+    """A fresh secret for the client that starts a conversation, and its SHA-256 (hex), what is stored:
+    the store alone does not let anyone read the conversation."""
+    key = secrets.token_urlsafe(24)
+    return key, _key_hash(key)
+
+
+def may_access(conversation: ConversationRecord, key: str | None, customer_id: str | None) -> bool:
+    """Whether a client holding ``key`` (and saying it is ``customer_id``) may read or continue the
+    conversation: one with a key only with that key; one from before keys (migration 0003) only for its
+    customer, so an anonymous one by its unguessable id alone, as then."""
+    if conversation.access_key_hash is None:
+        return conversation.customer_id is None or conversation.customer_id == customer_id
+    return key is not None and hmac.compare_digest(_key_hash(key), conversation.access_key_hash)
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def like_pattern(query: str) -> str:
@@ -103,6 +136,7 @@ class ConversationsMixin(RepositoryBase):
         language: str | None = None,
         *,
         customer_id: str | None = None,
+        access_key_hash: str | None = None,
     ) -> ConversationRecord:
         """The conversation `session_id`, or a new one with a fresh id when it is None or unknown.
 
@@ -110,7 +144,8 @@ class ConversationsMixin(RepositoryBase):
         `customer_id` (the site's id of a signed-in customer) is stored on a new conversation, and on a
         found one that has none yet. A conversation that belongs to a customer is continued only for that
         customer: any other caller (another customer, or nobody signed in) starts a new one, so a shared
-        browser does not show one customer's conversation to the next.
+        browser does not show one customer's conversation to the next. `access_key_hash` (see
+        :func:`new_access_key`) is stored on a new conversation only.
         """
         if customer_id is not None:
             check_customer_id(customer_id)
@@ -122,7 +157,7 @@ class ConversationsMixin(RepositoryBase):
         while True:
             values = {"session_id": new_session_id(), "customer_id": customer_id, "channel": channel}
             values |= {"language": language, "status": "bot", "assigned_agent_id": None, "state": {}}
-            values |= {"created_at": now, "updated_at": now}
+            values |= {"created_at": now, "updated_at": now, "access_key_hash": access_key_hash}
             try:
                 with self.store.begin() as connection:
                     new_id = connection.execute(_NEW_CONVERSATION, values).scalar_one()

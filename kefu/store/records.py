@@ -40,6 +40,7 @@ class ConversationRecord:
     state: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    access_key_hash: str | None = None  # SHA-256 of the key its client holds; None before keys existed
 
     @classmethod
     def of(cls, row: Conversation) -> ConversationRecord:
@@ -54,6 +55,7 @@ class ConversationRecord:
             dict(row.state or {}),
             row.created_at,
             row.updated_at,
+            row.access_key_hash,
         )
 
 
@@ -76,6 +78,7 @@ class TurnRecord:
     buttons: list[Any] | None = None
     model_version: str | None = None
     agent_id: int | None = None
+    client_message_id: str | None = None  # the id the client sent with its message, to resend it safely
 
     @classmethod
     def of(cls, row: Turn, session_id: str) -> TurnRecord:
@@ -97,6 +100,7 @@ class TurnRecord:
             buttons=row.buttons,
             model_version=row.model_version,
             agent_id=row.agent_id,
+            client_message_id=row.client_message_id,
         )
 
 

@@ -93,6 +93,16 @@ def test_csv_row_with_too_few_fields(tmp_path):
     assert str(raised.value) == f"{path}:3: expected at least 2 fields, found 1"
 
 
+@pytest.mark.parametrize("name", ["data.csv", "data.tsv"])
+def test_a_row_with_more_fields_than_the_header_is_refused_with_its_line(tmp_path, name):
+    sep = "," if name.endswith(".csv") else "\t"
+    rows = ["text,label", "hi,greet", "bye,goodbye", "hello, there,greet", "ok,thanks"]
+    path = write(tmp_path, name, "\n".join(row.replace(",", sep) for row in rows) + "\n")
+    with pytest.raises(DataError) as raised:
+        load_examples(path)
+    assert str(raised.value) == f"{path}:4: 3 fields, the header has 2"
+
+
 def test_csv_unclosed_quote_names_the_record_line(tmp_path):
     path = write(tmp_path, "data.csv", 'text,label\nhi,greet\n"never closed,bye\nmore,rows\n')
     with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:3: malformed record"):

@@ -142,3 +142,38 @@ def test_after_a_handoff_the_log_ends_at_its_last_line_and_says_so_once(server: 
     assert hidden <= 1
     assert customer.evaluate("document.querySelector('.kefu-panel').innerText.split('转接').length - 1") == 1
     expect(customer.locator(".kefu-status")).to_have_text("等待人工客服")
+
+
+def test_the_widget_keeps_its_conversations_key_and_resends_a_lost_message_once(
+    server: RunningServer, browser
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    sent: list[dict] = []
+
+    def lose_the_first_answer(route) -> None:
+        sent.append(route.request.post_data_json)
+        if len(sent) == 1:
+            route.fetch()  # the server records the message; its answer never reaches the page
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/chat", lose_the_first_answer)
+    page.goto(server.url + "/")
+    page.click(".kefu-launcher")
+    page.fill(".kefu-form input", "where is my order")
+    page.press(".kefu-form input", "Enter")
+    log = page.locator(".kefu-log")
+    expect(log.locator(".kefu-bot .kefu-bubble").nth(1)).to_have_text("What is your order number (e.g. A12345)?")
+    assert len(sent) == 2 and sent[0] == sent[1] and len(sent[0]["client_message_id"]) >= 16
+    session = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('kefu.session:'))")
+    session_id = page.evaluate(f"localStorage.getItem({session[0]!r})")
+    assert [t.role for t in server.services.repo.history(session_id)] == ["customer", "bot"]  # recorded once
+    key = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('kefu.key:'))")
+    assert key and server.services.repo.get_conversation(session_id).access_key_hash
+    # a reload reads the conversation back: the polls carry its key (without it they would get a 404)
+    page.reload()
+    page.click(".kefu-launcher")
+    expect(log.locator(".kefu-customer .kefu-bubble")).to_have_text("where is my order")

@@ -76,6 +76,7 @@ def test_folder_reads_all_known_files_and_skips_hidden_and_others(knowledge_dir:
         ("question,answer\nhi,hello\n, hello\n", "faq.csv:3: empty question"),
         ("question,answer\n", "faq.csv:1: no FAQ rows"),
         ('question,answer\nhi,"hello\n', "faq.csv:2: malformed record"),
+        ("question,answer\nhi,hello\nhow long, really,a week\n", "faq.csv:3: 3 fields, the header has 2"),
     ],
 )
 def test_bad_faq_names_file_and_line(tmp_path: Path, content: str, message: str) -> None:

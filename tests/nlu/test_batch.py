@@ -73,6 +73,7 @@ def test_text_files_and_no_id_column(tmp_path, saved_model):
     [
         ("bad.csv", 'id,text\n1,hello\n2,"never closed\n3,ok\n', "bad.csv:3: malformed record"),
         ("short.csv", "text,id\nhello,1\nhi\n", "short.csv:3: expected at least 2 fields, found 1"),
+        ("long.csv", "id,text\n1,hello\n2,hi, there\n", "long.csv:3: 3 fields, the header has 2"),
         ("bad.jsonl", '{"text": "hello"}\n\n{"text": "hi",}\n', "bad.jsonl:3: invalid JSON"),
         ("number.jsonl", '{"text": "hello"}\n{"text": 7}\n', "number.jsonl:2: value of 'text' is not a string"),
         ("latin1.txt", "hello\nhi\ncaf\xe9\n", "latin1.txt:3: not valid UTF-8 (byte 0xe9 at column 4)"),

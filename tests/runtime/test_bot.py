@@ -154,6 +154,28 @@ def test_an_unknown_or_closed_session_starts_a_new_conversation(bot: Bot, repo: 
     assert again.session_id != unknown.session_id and again.seq == 1
 
 
+def test_a_new_conversations_key_comes_once_and_only_its_hash_is_kept(bot: Bot, repo: Repository) -> None:
+    first = bot.handle(None, "hello")
+    stored = repo.get_conversation(first.session_id).access_key_hash
+    assert first.session_key and stored not in (None, first.session_key)
+    assert bot.handle(first.session_id, "hello").session_key is None  # Python callers continue by id
+    repo.close_conversation(first.session_id)
+    anew = bot.handle(first.session_id, "hello")
+    assert anew.session_id != first.session_id and anew.session_key not in (None, first.session_key)
+
+
+def test_a_message_sent_again_with_its_client_message_id_gets_the_first_answer(bot: Bot, repo: Repository):
+    session = bot.handle(None, "hello", client_message_id="a").session_id  # new: nothing to find
+    first = bot.handle(session, "where is my order", client_message_id="b")
+    # the same id with other words: the recorded answer, not a new one (the model does not run)
+    again = bot.handle(session, "talk to a human", client_message_id="b")
+    assert again.model_dump(exclude={"sentiment"}) == first.model_dump(exclude={"sentiment"})
+    assert [(t.role, t.client_message_id) for t in repo.history(session)] == [
+        ("customer", "a"), ("bot", None), ("customer", "b"), ("bot", None)
+    ]
+    assert bot.handle(session, "hello", client_message_id="a").seq == 1  # any earlier one, too
+
+
 def test_clicking_a_button_payload_needs_no_model(bot: Bot) -> None:
     result = bot.handle(None, "/intent:greet")
     assert (result.intent, result.confidence, result.decision) == ("greet", 1.0, "reply")

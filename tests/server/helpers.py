@@ -99,7 +99,29 @@ def new_agent(http: httpx.Client, admin: dict[str, str], username: str) -> dict[
     return login(http, username, password)
 
 
-def chat(http: httpx.Client, text: str, session_id: str | None = None) -> dict:
-    response = http.post("/api/v1/chat", json={"session_id": session_id, "text": text})
+# The key the answer that started each conversation handed out, by session id: chat() and poll() send it
+# back as the widget does
+SESSION_KEYS: dict[str, str] = {}
+
+
+def session_headers(session_id: str | None) -> dict[str, str]:
+    key = SESSION_KEYS.get(session_id or "")
+    return {"X-Session-Key": key} if key else {}
+
+
+def chat(http: httpx.Client, text: str, session_id: str | None = None, **fields: object) -> dict:
+    """Send a message as the widget does (with the conversation's key); ``fields`` go into the body too."""
+    body = {"session_id": session_id, "text": text, **fields}
+    response = http.post("/api/v1/chat", json=body, headers=session_headers(session_id))
     assert response.status_code == 200, response.text
-    return response.json()
+    answer = response.json()
+    if answer.get("session_key"):
+        SESSION_KEYS[answer["session_id"]] = answer["session_key"]
+    return answer
+
+
+def poll(http: httpx.Client, session_id: str, after: int = -1) -> httpx.Response:
+    """The widget's poll for the conversation's turns after ``after``, with its key."""
+    return http.get(
+        f"/api/v1/chat/{session_id}/messages", params={"after": after}, headers=session_headers(session_id)
+    )

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from kefu.server.deps import admin_user
 from kefu.server.security import issue_token
 from kefu.store import UserRecord
-from tests.server.helpers import RunningServer, chat, login, new_agent
+from tests.server.helpers import RunningServer, chat, login, new_agent, poll
 
 SAMPLE_PARAMS = {"session_id": "0123456789abcdef", "review_id": "1", "job_id": "abc123", "customer_id": "u-1"}
 
@@ -117,7 +117,7 @@ def test_an_agent_claims_replies_and_the_customer_sees_it(client: httpx.Client) 
     )
     assert sent.status_code == 200 and sent.json()["role"] == "agent"
 
-    polled = client.get(f"/api/v1/chat/{session}/messages", params={"after": seen}).json()
+    polled = poll(client, session, seen).json()
     assert [(m["role"], m["text"]) for m in polled["messages"]] == [
         ("agent", "您好，我是客服小美。Hi, Mei here.")
     ]

@@ -12,7 +12,7 @@ import pytest
 from kefu.project.settings import ServerSettings
 from kefu.server.app import cors_origins
 from kefu.server.pages import STATIC_DIR
-from tests.server.helpers import ADMIN_PASSWORD, RunningServer, login
+from tests.server.helpers import ADMIN_PASSWORD, RunningServer, chat, login, session_headers
 
 EMAIL = "mei.lin.1987@example.com"
 JSON = {"Content-Type": "application/json"}
@@ -21,10 +21,12 @@ JSON = {"Content-Type": "application/json"}
 def test_the_chat_api_is_rate_limited_per_client_address(serve_with) -> None:
     settings = ServerSettings(chat_rate_per_minute=1, chat_burst=3)
     with serve_with(settings) as server, httpx.Client(base_url=server.url) as http:
-        session = http.post("/api/v1/chat", json={"text": "hi"}).json()["session_id"]
+        session = chat(http, "hi")["session_id"]
         assert http.post("/api/v1/chat", json={"text": "hi"}).status_code == 200
-        assert http.post("/api/v1/chat", json={"text": "hi", "session_id": session}).status_code == 200
-        limited = http.post("/api/v1/chat", json={"text": "hi", "session_id": session})
+        assert chat(http, "hi", session)["session_id"] == session
+        limited = http.post(
+            "/api/v1/chat", json={"text": "hi", "session_id": session}, headers=session_headers(session)
+        )
         assert limited.status_code == 429
         assert 55 <= int(limited.headers["retry-after"]) <= 60  # one message a minute
         detail = limited.json()["detail"]
@@ -76,11 +78,15 @@ def test_nul_characters_are_refused_before_the_database_sees_them(client: httpx.
 
 def test_cors_answers_only_the_listed_origins(serve_with, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KEFU_CORS_ORIGINS", raising=False)
-    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    # the widget sends its conversation's key in a header of its own
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-session-key",
+    }
     settings = ServerSettings(cors_origins=["https://shop.example"])
     with serve_with(settings) as server, httpx.Client(base_url=server.url) as http:
         listed = http.options("/api/v1/chat", headers={"Origin": "https://shop.example", **preflight})
-        assert listed.headers["access-control-allow-origin"] == "https://shop.example"
+        assert listed.status_code == 200 and listed.headers["access-control-allow-origin"] == "https://shop.example"
         unlisted = http.options("/api/v1/chat", headers={"Origin": "https://evil.example", **preflight})
         assert "access-control-allow-origin" not in unlisted.headers
         answer = http.post("/api/v1/chat", json={"text": "hi"}, headers={"Origin": "https://evil.example"})

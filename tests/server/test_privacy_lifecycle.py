@@ -40,10 +40,7 @@ def _send(
     http: httpx.Client, text: str, session_id: str | None = None, customer_id: str | None = None
 ) -> dict:
     """``chat`` as a signed-in customer (or an anonymous one: None)."""
-    body = {"session_id": session_id, "text": text, "customer_id": customer_id}
-    response = http.post("/api/v1/chat", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
+    return chat(http, text, session_id, customer_id=customer_id)
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:

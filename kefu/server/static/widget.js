@@ -8,7 +8,9 @@
  *
  * The widget talks to POST /api/v1/chat and polls GET /api/v1/chat/{session}/messages?after=SEQ every
  * two seconds while open (and while a human agent has the conversation), which is how agent replies
- * appear. The session id is kept in localStorage, so a reload continues the conversation.
+ * appear. The session id and its key (sent as X-Session-Key: without it the server shows the conversation
+ * to no one) are kept in localStorage, so a reload continues the conversation. Each message carries an id
+ * of its own (client_message_id), so a send that failed is retried without recording the message twice.
  * No dependencies, nothing fetched from anywhere but the kefu server. Text is always inserted as text.
  */
 (function () {
@@ -37,7 +39,9 @@
   }[lang];
   var title = attr("data-title") || TEXT.title;
   var STORE = "kefu.session:" + base;
+  var KEY_STORE = "kefu.key:" + base;
   var POLL_MS = 2000;
+  var RETRY_MS = [1000, 3000]; // a send that got no answer (or a 5xx) is tried again after these waits
 
   var CSS = [
     ".kefu-root, .kefu-root * { box-sizing: border-box; }",
@@ -94,10 +98,13 @@
   }
 
   var state = {
-    session: null, lastSeq: -1, shown: {}, pending: [], status: "bot", open: false, busy: false,
+    session: null, key: null, lastSeq: -1, shown: {}, pending: [], status: "bot", open: false, busy: false,
     loaded: false, timer: null
   };
-  try { state.session = localStorage.getItem(STORE); } catch (e) { /* storage blocked: one page only */ }
+  try {
+    state.session = localStorage.getItem(STORE);
+    state.key = localStorage.getItem(KEY_STORE);
+  } catch (e) { /* storage blocked: one page only */ }
 
   // --- the DOM -------------------------------------------------------------------------------------
 
@@ -207,18 +214,31 @@
     root.setAttribute("data-status", state.status);
   }
 
-  function remember(session) {
+  function remember(session, key) {
     if (session === state.session) return;
     state.session = session;
-    try { localStorage.setItem(STORE, session); } catch (e) { /* ignore */ }
+    state.key = key || null; // only the answer that starts a conversation carries its key
+    try {
+      localStorage.setItem(STORE, session);
+      if (state.key) localStorage.setItem(KEY_STORE, state.key); else localStorage.removeItem(KEY_STORE);
+    } catch (e) { /* ignore */ }
+  }
+
+  function messageId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    // randomUUID exists on https pages (and localhost) only; getRandomValues everywhere
+    var bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
   }
 
   // --- talking to the server -----------------------------------------------------------------------
 
   function request(method, path, body) {
+    var headers = body ? { "Content-Type": "application/json" } : {};
+    if (state.key) headers["X-Session-Key"] = state.key;
     return fetch(base + path, {
       method: method,
-      headers: body ? { "Content-Type": "application/json" } : {},
+      headers: headers,
       body: body ? JSON.stringify(body) : undefined
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
@@ -239,9 +259,10 @@
     send.disabled = true;
     var mine = addMessage("customer", display || text);
     state.pending.push(text);
-    request("POST", "/api/v1/chat", { session_id: state.session, text: text }).then(function (result) {
+    var message = { session_id: state.session, text: text, client_message_id: messageId() };
+    sendMessage(message, 0).then(function (result) {
       if (result.session_id !== state.session) { state.shown = {}; state.lastSeq = -1; }
-      remember(result.session_id);
+      remember(result.session_id, result.session_key);
       // the turns this answer recorded: the customer's, then the bot's (none while an agent has the chat)
       showTurn({ seq: result.decision ? result.seq - 1 : result.seq, role: "customer", text: text });
       if (result.decision && !state.shown[result.seq]) {
@@ -259,6 +280,18 @@
       state.busy = false;
       send.disabled = false;
       poll().then(schedule); // and anything an agent wrote meanwhile, in order
+    });
+  }
+
+  // The same message (and id) again while the failure says nothing of whether it was recorded: the
+  // server records a client_message_id once, and answers a resend with what it answered then.
+  function sendMessage(message, attempt) {
+    return request("POST", "/api/v1/chat", message).catch(function (error) {
+      var unknown = !error || !error.status || error.status >= 500;
+      if (!unknown || attempt >= RETRY_MS.length) throw error;
+      return new Promise(function (resolve) { setTimeout(resolve, RETRY_MS[attempt]); }).then(function () {
+        return sendMessage(message, attempt + 1);
+      });
     });
   }
 
@@ -286,10 +319,14 @@
 
   function forget() {
     state.session = null;
+    state.key = null;
     state.lastSeq = -1;
     state.shown = {};
     state.pending = [];
-    try { localStorage.removeItem(STORE); } catch (e) { /* ignore */ }
+    try {
+      localStorage.removeItem(STORE);
+      localStorage.removeItem(KEY_STORE);
+    } catch (e) { /* ignore */ }
     log.textContent = "";
     addMessage("bot", TEXT.greeting);
     setStatus("bot");
