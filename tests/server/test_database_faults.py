@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from kefu.project.settings import ServerSettings
 from kefu.store import Store
-from tests.server.helpers import RunningServer, chat, start_server
+from tests.server.helpers import RunningServer, chat, session_headers, start_server
 from tests.server.test_hardening import uvicorn_logs_to
 from tests.store.conftest import POSTGRES_URL
 
@@ -98,7 +98,9 @@ def test_a_sqlite_file_locked_by_another_process_is_a_json_503_then_works_again(
         store.dispose()  # connections opened from now on wait that long
         session = chat(http, "hello")["session_id"]
         with locked_by_another_process(path):
-            answer = http.post("/api/v1/chat", json={"text": "where is my order", "session_id": session})
+            answer = http.post(
+            "/api/v1/chat", json={"text": "where is my order", "session_id": session}, headers=session_headers(session)
+        )
             health = http.get("/healthz")
         assert_unavailable(answer)
         assert health.status_code == 503 and health.headers["retry-after"]
@@ -179,14 +181,15 @@ def test_postgres_connections_cut_mid_traffic_answer_200_or_json_503(
 
         def customer() -> None:
             with httpx.Client(base_url=server.url, timeout=30) as http:
-                session = None
+                session, key = None, {}
                 while not stop.is_set():
                     answer = http.post(
-                        "/api/v1/chat", json={"text": "where is my order", "session_id": session}
+                        "/api/v1/chat", json={"text": "where is my order", "session_id": session}, headers=key
                     )
                     answers.append(answer)
                     if answer.status_code == 200:
                         session = answer.json()["session_id"]
+                        key = {"X-Session-Key": answer.json()["session_key"]} if answer.json()["session_key"] else key
 
         customers = [threading.Thread(target=customer) for _ in range(3)]
         for thread in customers:
@@ -225,10 +228,14 @@ def test_postgres_refusing_connections_is_a_json_503_and_healthz_says_so(
         session = chat(http, "hello")["session_id"]
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')  # the database is down
         admin.execute(TERMINATE, (name,))
-        answer = http.post("/api/v1/chat", json={"text": "where is my order", "session_id": session})
+        answer = http.post(
+            "/api/v1/chat", json={"text": "where is my order", "session_id": session}, headers=session_headers(session)
+        )
         health = http.get("/healthz")
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')  # and back
-        again = http.post("/api/v1/chat", json={"text": "where is my order", "session_id": session})
+        again = http.post(
+            "/api/v1/chat", json={"text": "where is my order", "session_id": session}, headers=session_headers(session)
+        )
         healthy = http.get("/healthz")
     assert_unavailable(answer)
     assert health.status_code == 503 and int(health.headers["retry-after"]) >= 1
