@@ -16,6 +16,7 @@ from typing import Any
 from kefu.stories.format import NO_SOURCE, Story, TurnExpectation
 
 REPLY_SHOWN = 80  # characters of the reply quoted in a failure
+SOURCE_PARTS = ".:#/"  # what may follow a cited prefix: file extension, line, section, folder
 
 
 @dataclass
@@ -179,9 +180,15 @@ def _source_ok(allowed: tuple[str, ...], sources: list[str]) -> bool:
         if option == NO_SOURCE:
             if not sources:
                 return True
-        elif any(source.startswith(option) for source in sources):
+        elif any(_cites(source, option) for source in sources):
             return True
     return False
+
+
+def _cites(source: str, prefix: str) -> bool:
+    """``faq.csv`` and ``faq`` cite ``faq.csv:12``, ``returns-policy`` cites ``returns-policy.md#Refunds``;
+    ``faq.csv:1`` does not cite ``faq.csv:12`` nor ``returns-policy`` ``returns-policy-zh.md``."""
+    return source.startswith(prefix) and (len(source) == len(prefix) or source[len(prefix)] in SOURCE_PARTS)
 
 
 def _quote(value: Any) -> str:
