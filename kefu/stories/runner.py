@@ -159,6 +159,9 @@ def check_turn(turn: TurnExpectation, observed: Observed) -> list[str]:
             failures.append(f"expected slot {name} unset, got {_quote(got)}")
         elif value is not None and (got is None or str(got) != str(value)):
             failures.append(f"expected slot {name} = {_quote(value)}, got {_quote(got) if got is not None else 'unset'}")
+    if turn.source is not None and not _source_ok(turn.source, observed.sources):
+        expected = " or ".join("no source" if s == NO_SOURCE else f"source {s}" for s in turn.source)
+        failures.append(f"expected {expected}, got {', '.join(observed.sources) or 'no source'}")
     reply = observed.text.casefold()
     for text in turn.reply_contains:
         if text.casefold() not in reply:
@@ -166,12 +169,9 @@ def check_turn(turn: TurnExpectation, observed: Observed) -> list[str]:
     for text in turn.reply_not_contains:
         if text.casefold() in reply:
             failures.append(f"reply should not contain {_quote(text)}")
-    if any(f.startswith("reply should") for f in failures):
+    if any(f.startswith("reply should") for f in failures):  # last, so that the line ends with what came
         shown = observed.text if len(observed.text) <= REPLY_SHOWN else observed.text[:REPLY_SHOWN] + "…"
         failures.append(f"reply was {_quote(shown)}")
-    if turn.source is not None and not _source_ok(turn.source, observed.sources):
-        expected = " or ".join("no source" if s == NO_SOURCE else f"source {s}" for s in turn.source)
-        failures.append(f"expected {expected}, got {', '.join(observed.sources) or 'no source'}")
     return failures
 
 
