@@ -3,23 +3,51 @@
 ``kefu test`` and the retrain job's check before a swap both come here, so a story means the same in both.
 """
 
+import os
 import random
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from kefu.errors import KefuError
 from kefu.knowledge import Embedder
 from kefu.nlu.oos import OOS_LABEL
+from kefu.project.settings import TESTS_DIR
 from kefu.runtime.bot import Bot
 from kefu.store import open_repository
 from kefu.stories import StoryError, StoryReport, bot_sender, load_stories, run_stories, story_files
 
-TESTS_DIR = "tests"
+
+class StoriesFailed(KefuError):
+    """A trained candidate failed some of the project's stories; ``report`` says how."""
+
+    def __init__(self, message: str, report: StoryReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 def project_story_files(project_dir: str | Path) -> list[Path]:
     """The story files of a project: ``tests/*.yml`` (none when it has no ``tests/`` folder)."""
     return story_files(Path(project_dir) / TESTS_DIR)
+
+
+def check_candidate(candidate: Path, root: Path, *, embedder: Embedder | None = None) -> StoryReport | None:
+    """Play the stories of the project in ``root`` against the trained copy of it in ``candidate``; None
+    when the project has no stories, :class:`StoriesFailed` when a turn fails, naming the stories and the
+    first failing turn (``tests/stories.yml:14  story "..." turn 2 "...": expected ...``)."""
+    files = project_story_files(root)
+    if not files:
+        return None
+    report = run_project_stories(candidate, files, embedder=embedder)
+    if report.ok:
+        return report
+    names = [story.name for story in report.failed_stories()]
+    first = report.failures()[0].describe().removeprefix(f"{root}{os.sep}")
+    raise StoriesFailed(
+        f"the new model fails {len(names)} of {len(report.stories())} stories ({'; '.join(names)}), so the model "
+        f"answering is kept; first failure: {first}",
+        report,
+    )
 
 
 def run_project_stories(

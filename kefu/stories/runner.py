@@ -117,15 +117,19 @@ class StoryReport:
             f"{'' if len(self.results) == 1 else 's'}: {self.passed} passed, {self.failed} failed"
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_summary(self) -> dict[str, Any]:
+        """The counts, and the names of the stories that failed."""
         return {
             "stories": len(self.stories()),
             "turns": len(self.results),
             "passed": self.passed,
             "failed": self.failed,
             "failed_stories": [s.name for s in self.failed_stories()],
-            "results": [result.to_dict() for result in self.results],
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary and every turn's outcome (``kefu test --json``)."""
+        return self.to_summary() | {"results": [result.to_dict() for result in self.results]}
 
 
 def run_stories(stories: Iterable[Story], send: Send) -> StoryReport:
