@@ -444,7 +444,9 @@ def init(
     from kefu.project.scaffold import init_project
 
     root = init_project(project_dir, force=force)
-    err.print(f"created {root}; next: kefu validate {root} && kefu train {root} && kefu serve {root}")
+    err.print(
+        f"created {root}; next: kefu validate {root} && kefu train {root} && kefu test {root} && kefu serve {root}"
+    )
 
 
 @app.command(

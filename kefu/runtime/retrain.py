@@ -170,13 +170,11 @@ def _copy_project(root: Path, candidate: Path) -> None:
     """Copy the project's files and its trained models (so that what did not change is reused) into
     ``candidate``; its database, secret, jobs and hidden files stay behind."""
     shutil.rmtree(candidate, ignore_errors=True)  # left by a job that was killed
-    skip = {MODELS_DIR, ".kefu-secret"}
     shutil.copytree(
         root,
         candidate,
         ignore=lambda folder, names: [
-            n for n in names
-            if Path(folder) == root and (n in skip or n.startswith((".", "kefu.db")))
+            n for n in names if Path(folder) == root and (n == MODELS_DIR or n.startswith((".", "kefu.db")))
         ],
     )
     for part in (NLU_MODEL_DIR, KNOWLEDGE_INDEX_DIR):

@@ -14,8 +14,12 @@
             reply_contains: [A135791]                      # text or list, case-insensitive
             reply_not_contains: [物流]
             handoff: false                                 # with / waiting for a human after the turn
-            source: none                                   # cited source (prefix), none, or a list of either
+            source: none                                   # a cited source or its start, none, or a list
             tags: [order_id_inline]
+
+A source matches the start of a cited one up to a boundary (``. : # /``): ``faq.csv`` and ``faq`` match
+``faq.csv:12``, ``returns-policy`` matches ``returns-policy.md#Refunds``, ``faq.csv:1`` does not match
+``faq.csv:12``.
 
 :func:`load_stories` reads files of this form; anything malformed raises :class:`StoryError` naming
 ``file:LINE``. :func:`check_stories` lists every problem instead of stopping at the first (``kefu
