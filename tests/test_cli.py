@@ -12,7 +12,7 @@ runner = CliRunner()
 
 
 def test_every_command_has_help_with_examples():
-    commands = ["init", "serve", "train", "evaluate", "predict", "shell", "validate", "erase", "purge", "export"]
+    commands = ["init", "serve", "train", "evaluate", "predict", "shell", "validate", "test", "erase", "purge", "export"]
     for command in commands + ["distill", "prune"]:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, command

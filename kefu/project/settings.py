@@ -75,6 +75,7 @@ NLU_FILE = "data/nlu.yml"
 SENTIMENT_FILE = "data/sentiment.csv"
 DOMAIN_FILE = "domain.yml"
 KNOWLEDGE_DIR = "knowledge"
+TESTS_DIR = "tests"  # conversation stories (kefu test)
 MODELS_DIR = "models"
 
 _TRAIN_SOURCE = "nlu.train"

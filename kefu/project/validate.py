@@ -9,7 +9,9 @@ The files are checked in the order the bot uses them, and each check uses what t
    produce (annotated in the data, the built-in rules, the ``kefu.yml`` regexes); then the slots that
    ``kefu.yml``'s ``privacy.keep_slots`` names must be slots of a valid domain;
 4. ``knowledge/``: every FAQ and document file reads, FAQ files have a ``question,answer`` header;
-5. the sentiment data, when ``kefu.yml`` enables it: loads, and uses only negative/neutral/positive.
+5. the sentiment data, when ``kefu.yml`` enables it: loads, and uses only negative/neutral/positive;
+6. the stories of ``tests/*.yml`` (``kefu test``): well formed, and the intents and slots they name exist
+   in the domain (when the domain is valid).
 
 Problems that do not stop the bot from working read ``file:LINE: warning: message`` (as in the domain
 validator); :func:`is_warning` tells them apart.
@@ -24,15 +26,18 @@ from kefu.data import Example, load_examples, sentiment_label_issues, validate
 from kefu.dialogue import detect_language, load_domain, validate_domain
 from kefu.errors import KefuError
 from kefu.knowledge.documents import DOCUMENT_SUFFIXES, FAQ_SUFFIXES, read_document, read_faq
+from kefu.nlu.oos import OOS_LABEL
 from kefu.project.settings import (
     DOMAIN_FILE,
     KNOWLEDGE_DIR,
     NLU_FILE,
     SETTINGS_FILE,
+    TESTS_DIR,
     ProjectSettings,
     read_settings,
     setting_line,
 )
+from kefu.stories import check_stories, story_files
 
 # Fewer examples than this in one language and the model barely learns the intent in that language.
 MIN_PER_LANGUAGE = 3
@@ -55,6 +60,7 @@ def validate_project(path: str | Path) -> list[str]:
     problems += check_knowledge(root / KNOWLEDGE_DIR)
     if settings is not None and settings.sentiment.enabled:
         problems += check_sentiment(root / settings.sentiment.data)
+    problems += check_story_files(root / TESTS_DIR, None if errors_only(domain_problems) else root / DOMAIN_FILE)
     return problems
 
 
@@ -213,6 +219,22 @@ def check_kept_slots(settings_file: Path, settings: ProjectSettings, domain_file
             warning(str(settings_file), line, f"privacy.keep_slots: no slot {name!r} in {domain_file.name}{hint}")
         )
     return problems
+
+
+# --- stories --------------------------------------------------------------------------------------
+
+
+def check_story_files(folder: Path, domain_file: Path | None) -> list[str]:
+    """The problems of the story files in ``folder``; with a (valid) ``domain_file``, intents and slots the
+    stories name must be the domain's (or ``out_of_scope``)."""
+    files = story_files(folder)
+    if not files:
+        return []
+    intents = slots = None
+    if domain_file is not None:
+        domain = load_domain(domain_file)
+        intents, slots = {*domain.intents, OOS_LABEL}, list(domain.slots)
+    return check_stories(files, intents, slots)[1]
 
 
 # --- knowledge ------------------------------------------------------------------------------------

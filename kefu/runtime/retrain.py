@@ -1,9 +1,12 @@
 """Retrain from reviewed turns while the bot keeps answering, then swap the new model in.
 
 A job: regenerate ``data/reviewed.yml`` from the labelled reviews (:mod:`kefu.runtime.reviewed`; the
-user's ``data/nlu.yml`` is never touched) -> :func:`train_project` (the model retrains because its
-training files changed; the knowledge index only if ``knowledge/`` changed) -> :meth:`Bot.swap_model`.
-The old model answers until the new one is fully loaded.
+user's ``data/nlu.yml`` is never touched) -> :func:`train_project` on a copy of the project in
+``models/candidate/`` (the model retrains because its training files changed; the knowledge index only if
+``knowledge/`` changed) -> the project's stories (``tests/*.yml``) against the candidate, on a throwaway
+database -> the candidate's models replace the project's -> :meth:`Bot.swap_model`. A candidate that
+fails a story is thrown away and the job fails saying which stories; the old model answers throughout,
+here and in every other server worker (they reload only when the project's own model files change).
 
 A job's progress is a small JSON file in ``models/jobs/``, rewritten atomically after every step and
 epoch, so whichever server worker is asked can report it, not only the one running it.
@@ -12,21 +15,26 @@ epoch, so whichever server worker is asked can report it, not only the one runni
 import json
 import logging
 import os
+import shutil
 import socket
 import threading
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from kefu.errors import KefuError
+from kefu.project.settings import MODELS_DIR
 from kefu.runtime.bot import Bot
 from kefu.runtime.reviewed import export_reviewed, write_atomic
-from kefu.runtime.training import nlu_model_dir, train_project
+from kefu.runtime.stories import StoriesFailed, check_candidate
+from kefu.runtime.training import KNOWLEDGE_INDEX_DIR, NLU_MODEL_DIR, nlu_model_dir, train_project
 from kefu.store import ConflictError, NotFoundError
 
 log = logging.getLogger("kefu.runtime")
 
 JOBS_DIR = "jobs"
+CANDIDATE_DIR = "candidate"  # in models/: the project copy a job trains and tests before anything is swapped
 
 
 class RetrainJobs:
@@ -55,6 +63,7 @@ class RetrainJobs:
                 "model_version": None,
                 "reviewed_examples": None,
                 "added_examples": None,
+                "stories": None,
                 "error": None,
                 "started_at": _now(),
                 "finished_at": None,
@@ -85,6 +94,7 @@ class RetrainJobs:
 
     def _run(self, job: dict[str, Any]) -> None:
         bot = self.bot
+        candidate = bot.project.models_dir / CANDIDATE_DIR
         try:
             total, added = export_reviewed(bot.repo, bot.project)
             self._update(job, step="train", reviewed_examples=total, added_examples=added, progress=0.05)
@@ -94,10 +104,17 @@ class RetrainJobs:
                 epoch = int(record.get("epoch", 0))
                 self._update(job, epoch=epoch, progress=round(0.05 + 0.85 * epoch / epochs, 3))
 
-            summary = train_project(
-                bot.project.root, progress=False, embedder=bot.given_embedder, on_epoch=on_epoch
-            )
+            _copy_project(bot.project.root, candidate)
+            summary = train_project(candidate, progress=False, embedder=bot.given_embedder, on_epoch=on_epoch)
+            self._update(job, step="stories", progress=0.9)
+            try:
+                report = check_candidate(candidate, bot.project.root, embedder=bot.given_embedder)
+            except StoriesFailed as failed:
+                job["stories"] = failed.report.to_summary()
+                raise
+            job["stories"] = report.to_summary() if report is not None else None
             self._update(job, step="swap", progress=0.95)
+            _install(candidate, bot.project.models_dir)
             knowledge = summary.get("knowledge")
             if knowledge is not None and not knowledge["reused"]:
                 version = bot.reload()
@@ -118,6 +135,8 @@ class RetrainJobs:
         except Exception as error:
             log.exception("retrain job %s failed", job["id"])
             self._update(job, status="failed", error=f"{type(error).__name__}: {error}", finished_at=_now())
+        finally:
+            shutil.rmtree(candidate, ignore_errors=True)
 
     # -- job files ----------------------------------------------------------------------------------
 
@@ -145,6 +164,35 @@ class RetrainJobs:
             if job is not None and job.get("status") == "running" and _alive(job):
                 return job["id"]
         return None
+
+
+def _copy_project(root: Path, candidate: Path) -> None:
+    """Copy the project's files and its trained models (so that what did not change is reused) into
+    ``candidate``; its database, secret, jobs and hidden files stay behind."""
+    shutil.rmtree(candidate, ignore_errors=True)  # left by a job that was killed
+    shutil.copytree(
+        root,
+        candidate,
+        ignore=lambda folder, names: [
+            n for n in names if Path(folder) == root and (n == MODELS_DIR or n.startswith((".", "kefu.db")))
+        ],
+    )
+    for part in (NLU_MODEL_DIR, KNOWLEDGE_INDEX_DIR):
+        if (root / MODELS_DIR / part).is_dir():
+            shutil.copytree(root / MODELS_DIR / part, candidate / MODELS_DIR / part)
+
+
+def _install(candidate: Path, models: Path) -> None:
+    """Replace the project's model and knowledge index with the candidate's, one folder rename each (a
+    worker that looks in between fails to reload and tries again at its next check)."""
+    for part in (NLU_MODEL_DIR, KNOWLEDGE_INDEX_DIR):
+        new, live, old = candidate / MODELS_DIR / part, models / part, models / f"{part}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if live.exists():
+            live.rename(old)
+        if new.is_dir():  # no index when the knowledge folder was deleted
+            new.rename(live)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _alive(job: dict[str, Any]) -> bool:

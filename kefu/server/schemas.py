@@ -233,7 +233,7 @@ class IntentsOut(BaseModel):
 class RetrainJobOut(BaseModel):
     id: str
     status: Literal["running", "succeeded", "failed"]
-    step: str = Field(description="export, train, swap, done")
+    step: str = Field(description="export, train, stories, swap, done")
     progress: float = Field(ge=0, le=1)
     epoch: int
     epochs: int
@@ -242,6 +242,11 @@ class RetrainJobOut(BaseModel):
     reviewed_examples: int | None = None
     added_examples: int | None = None
     retrained: bool | None = None
+    stories: dict[str, Any] | None = Field(
+        None,
+        description='the project\'s stories (tests/*.yml) against the new model: {"stories", "turns", "passed", '
+        '"failed", "failed_stories": [names]}; a failure keeps the old model. None without stories',
+    )
     error: str | None = None
     started_at: str
     finished_at: str | None = None

@@ -188,3 +188,33 @@ def test_disabled_sentiment_is_not_checked(project: Path):
     edit(project / "kefu.yml", "  enabled: true\n", "  enabled: false\n")
     (project / "data" / "sentiment.csv").unlink()
     assert validate_project(project) == []
+
+
+def test_stories_naming_an_unknown_intent_or_slot_or_decision(project: Path):
+    stories = project / "tests" / "stories.yml"
+    edit(stories, "      - user: 转人工\n        intent: human_agent\n        decision: handoff\n",
+         "      - user: 转人工\n        intent: human_agnet\n        decision: hand_off\n")
+    edit(stories, "slots: {order_id: B2024110}", "slots: {order: B2024110}")
+    intent, slot = line_of(stories, "human_agnet"), line_of(stories, "{order: B2024110}")
+    assert validate_project(project) == [
+        f"{stories}:{slot}: slots: unknown slot 'order' (did you mean 'order_id'?)",
+        f"{stories}:{intent}: intent: unknown intent 'human_agnet' (did you mean 'human_agent'?)",
+        (f"{stories}:{intent + 1}: decision: 'hand_off' is not one of reply, form, kb, clarify, fallback, handoff, "
+        "cancel (did you mean 'handoff'?)"),
+    ]
+
+
+def test_a_malformed_story_file_is_named_at_its_line(project: Path):
+    broken = project / "tests" / "more.yml"
+    broken.write_text("stories:\n  - story: x\n    turns:\n      - user: hi\n        reply: hello\n", encoding="utf-8")
+    assert validate_project(project) == [
+        (f"{broken}:5: turn: unknown key 'reply' (allowed: user, intent, decision, handoff, slots, reply_contains, "
+        "reply_not_contains, source, tags)")
+    ]
+
+
+def test_with_a_broken_domain_stories_are_checked_for_form_only(project: Path):
+    edit(project / "domain.yml", "  thanks:\n    replies:", "  thanks:\n    replys:")
+    edit(project / "tests" / "stories.yml", "intent: complaint", "intent: no_such_intent")
+    problems = validate_project(project)
+    assert problems and not any("stories.yml" in problem for problem in problems)

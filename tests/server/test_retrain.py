@@ -71,3 +71,60 @@ def test_only_one_retrain_job_runs_at_a_time(own_server: RunningServer) -> None:
         refused = http.post("/api/v1/admin/retrain", headers=admin)
         assert refused.status_code == 409 and "abc123" in refused.json()["detail"]
         assert http.get("/api/v1/admin/retrain/nope", headers=admin).status_code == 404
+
+
+STORIES = """\
+stories:
+  - story: greeting
+    turns:
+      - user: hello
+        intent: greet
+        decision: reply
+  - story: order number later
+    turns:
+      - user: where is my order
+        decision: form
+      - user: A12345
+        decision: reply
+        reply_contains: {expected}
+"""
+
+
+def test_a_model_that_fails_a_story_is_not_swapped_in(own_server: RunningServer) -> None:
+    services = own_server.services
+    project = services.bot.project.root
+    (project / "tests").mkdir()
+    stories = project / "tests" / "stories.yml"
+    stories.write_text(STORIES.format(expected="B99999"), encoding="utf-8")  # the reply names A12345
+    metrics = project / "models" / "nlu" / "metrics.json"
+    live_metrics = metrics.read_bytes()
+    with httpx.Client(base_url=own_server.url, timeout=30) as http:
+        admin = login(http)
+        session = chat(http, "howdy partner")["session_id"]
+        [customer_turn] = [t for t in services.repo.history(session) if t.role == "customer"]
+        review = services.repo.add_review(customer_turn.id, "low_confidence")
+        http.post(f"/api/v1/admin/reviews/{review.id}/label", json={"intent": "greet"}, headers=admin)
+        before = http.get("/healthz").json()["model_version"]
+
+        job = wait_for(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
+        assert job["status"] == "failed" and job["step"] == "stories", job
+        assert job["error"].startswith(
+            "the new model fails 1 of 2 stories (order number later), so the model answering is kept; first "
+            'failure: tests/stories.yml:11  story "order number later" turn 2 "A12345": reply should contain "B99999"'
+        ), job["error"]
+        assert job["stories"] == {
+            "stories": 2, "turns": 3, "passed": 2, "failed": 1, "failed_stories": ["order number later"]
+        }
+        assert job["model_version"] is None
+        assert http.get("/healthz").json()["model_version"] == before
+        assert chat(http, "hello")["model_version"] == before
+        assert metrics.read_bytes() == live_metrics  # other workers, and a restart, keep the old model too
+        assert not (project / "models" / "candidate").exists()
+
+        stories.write_text(STORIES.format(expected="A12345"), encoding="utf-8")
+        job = wait_for(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
+        assert job["status"] == "succeeded", job
+        assert job["stories"] == {"stories": 2, "turns": 3, "passed": 3, "failed": 0, "failed_stories": []}
+        assert job["model_version"] != before and http.get("/healthz").json()["model_version"] == job["model_version"]
+        assert metrics.read_bytes() != live_metrics
+        assert sorted(p.name for p in (project / "models").iterdir()) == ["jobs", "knowledge", "nlu", "reviewed.lock"]
