@@ -56,12 +56,19 @@ A complete small ``domain.yml``::
       leave_form_threshold: 0.7        # a different intent this confident leaves an active form
       kb_threshold: 0.5                # knowledge-base score needed to answer from it
       max_fallbacks: 2                 # hand off instead of a 3rd fallback in a row; null disables
-      handoff_on_negative: 0.85        # hand off when negative sentiment reaches this; null disables
+      handoff_on_negative: 0.85        # hand off when negative sentiment reaches this on a grievance:
+      negative_turns: 2                # ...this many negative messages in a row; null disables
+      kb_exact: null                   # a knowledge-base score this high beats an intent below
+                                       # leave_form_threshold (a near-exact FAQ match); null disables
+      handoff_timeout_s: null          # waiting this long for an agent, the bot answers again; null: wait
 
 Sections ``languages``, ``intents``, ``fallback``, ``clarify`` and ``handoff_reply`` are required;
 top-level keys starting with ``_`` are ignored, a place for YAML anchors (``_sorry: &sorry {...}``).
 Placeholders are plain ``{slot_name}`` (``{{`` and ``}}`` for literal braces); ``clarify`` may also use
 ``{options}``.
+
+An intent with ``cancel: true`` is "never mind" (``never_mind: {cancel: true, replies: {...}}``): it
+ends an open form, or a wait for an agent, and its replies acknowledge it.
 
 :func:`validate_domain` returns every problem as ``"domain.yml:LINE: message"``; problems that do not
 stop the bot from working read ``"domain.yml:LINE: warning: message"``. :func:`load_domain` raises
@@ -108,6 +115,7 @@ class IntentSpec:
     replies: Texts = field(default_factory=dict)  # empty: answered from the knowledge base
     form: str | None = None
     handoff: bool = False
+    cancel: bool = False  # "never mind": ends an open form or a wait for an agent
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,9 @@ class PolicySettings:
     kb_threshold: float = 0.5
     max_fallbacks: int | None = 2
     handoff_on_negative: float | None = 0.85
+    negative_turns: int = 2
+    kb_exact: float | None = None
+    handoff_timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -399,13 +410,21 @@ class _Builder:
                     f"{path}: unknown intent {name!r}, the model does not predict it"
                     f"{_suggest(name, self.model_intents)}",
                 )
-            if not self._keys(spec, path, ("replies", "form", "handoff"), line):
+            if not self._keys(spec, path, ("replies", "form", "handoff", "cancel"), line):
                 continue
             replies = self._texts(spec, "replies", f"{path}.replies") if "replies" in spec else {}
-            form, handoff = spec.get("form"), spec.get("handoff", False)
+            form, handoff, cancel = spec.get("form"), spec.get("handoff", False), spec.get("cancel", False)
             if not isinstance(handoff, bool):
                 self.error(spec.line_of("handoff"), f"{path}.handoff: expected true or false")
                 handoff = False
+            if not isinstance(cancel, bool):
+                self.error(spec.line_of("cancel"), f"{path}.cancel: expected true or false")
+                cancel = False
+            elif cancel and (handoff or form is not None):
+                self.error(spec.line_of("cancel"), f"{path}: a cancel intent cannot also hand off or start a form")
+                cancel = False
+            elif cancel and "replies" not in spec:
+                self.error(spec.line_of("cancel"), f"{path}: a cancel intent needs replies (the acknowledgement)")
             if form is not None and (not isinstance(form, str) or form not in forms):
                 self.error(spec.line_of("form"), f"{path}.form: unknown form {form!r}{_suggest(form, forms)}")
                 form = None
@@ -415,7 +434,7 @@ class _Builder:
                 self.error(
                     spec.line_of("form"), f"{path}: needs replies to answer with once its form is complete"
                 )
-            intents[name] = IntentSpec(name, replies, form, handoff)
+            intents[name] = IntentSpec(name, replies, form, handoff, cancel)
         if self.model_intents is not None and "intents" in data:
             missing = [name for name in self.model_intents if name not in intents]
             if missing:
@@ -610,6 +629,10 @@ def _probability(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda value: value is None or check(value)
 
@@ -619,10 +642,16 @@ _POLICY_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "clarify_margin": (_optional(_probability), "a number from 0 to 1, or null to disable clarifying"),
     "clarify_min": (_probability, "a number from 0 to 1"),
     "leave_form_threshold": (_probability, "a number from 0 to 1"),
-    "kb_threshold": (lambda v: isinstance(v, int | float) and not isinstance(v, bool), "a number"),
+    "kb_threshold": (_number, "a number"),
     "max_fallbacks": (
         _optional(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
         "an integer >= 0, or null to never hand off after fallbacks",
     ),
     "handoff_on_negative": (_optional(_probability), "a number from 0 to 1, or null to disable"),
+    "negative_turns": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "kb_exact": (_optional(_number), "a number, or null to disable"),
+    "handoff_timeout_s": (
+        _optional(lambda v: _number(v) and v > 0),
+        "a number of seconds > 0, or null to wait for an agent however long it takes",
+    ),
 }

@@ -4,18 +4,28 @@
 knowledge-base hit: it returns the :class:`Decision` and the new state, and never changes the state it
 was given. The rules, first match wins:
 
-0. Already handed off: the conversation belongs to a human agent; decision ``handoff`` with no text.
-   (Before the rules the input is normalised: the language is detected, a clicked button payload such
-   as ``/intent:refund`` - or a typed option title or number after a clarify question - becomes that
-   intent with confidence 1, and this turn's entities fill their slots.)
+0. Waiting for (or with) a human agent: decision ``handoff`` with no text, unless the customer
+   withdraws (a confident ``cancel`` intent, in the message or one of its clauses) or has waited
+   ``policy.handoff_timeout_s`` (the clock is ``now``), or was handed off only for too many fallbacks
+   and now asks something the bot understands (an intent with replies at ``leave_form_threshold``):
+   then ``Decision.release`` says which and the rules below answer the message. (Before the rules the input is normalised: the language is detected,
+   a clicked button (:attr:`NluResult.clicked`) - or a typed option title or number after a clarify
+   question - becomes that intent with confidence 1, and this turn's entities fill their slots.)
 1. Handoff: a confident handoff intent (the customer asks for a person), or negative sentiment at or
-   above ``policy.handoff_on_negative``. (The third trigger, too many fallbacks, is applied wherever a
-   fallback would be given, see 5.)
+   above ``policy.handoff_on_negative`` on ``policy.negative_turns`` messages in a row (a grievance, not
+   one grumpy or misread message). (The third trigger, too many fallbacks, is applied wherever a
+   fallback would be given, see 5.) ``Decision.trigger`` says which.
+1b. Cancel: a confident intent with ``cancel: true`` ("never mind") ends an open form and is
+   acknowledged with its replies (decision ``cancel``).
 2. Active form: the requested slot is filled from this turn's entities, or from the whole message for a
    free-text slot; the next missing slot is asked; once complete the form intent's reply is given and
    the form cleared. A different intent at ``policy.leave_form_threshold`` or above, when the message
    did not answer the question, leaves the form and the rules continue. Asking the same question again
    because the answer did not fill the slot counts as a fallback, so a stuck customer reaches a person.
+2b. Follow-up: a message that gives a slot (an order number) right after a reply that could have
+   used it ("i want a refund" -> "A12345") answers that intent again with the slot, unless the message
+   confidently asks for something else. A knowledge-base passage at ``policy.kb_exact`` or above (a
+   near-exact FAQ match) answers before an intent below ``leave_form_threshold``.
 3. Clarify: two or more intents with confidence >= ``clarify_min`` within ``clarify_margin`` of the
    best -> ask which one, with buttons titled from ``intent_labels`` in the customer's language.
 4. Out of scope (``nlu.oos``, no intent, or confidence below ``confidence_threshold``): the knowledge
@@ -24,7 +34,11 @@ was given. The rules, first match wins:
    the knowledge-base answer as in 4, else the fallback. Every fallback adds one to
    ``state.fallback_count``; one more than ``max_fallbacks`` in a row is a handoff instead.
 6. The intent's reply, a variant picked with ``rng`` and ``{slot}`` placeholders filled. An intent with
-   a form whose slots are missing starts the form and asks for the first one instead.
+   a form whose slots are missing starts the form and asks for the first one instead; so does an intent
+   without a form whose every reply needs a slot some form asks for. Slots from earlier requests are
+   asked again, except those given on the previous turn ("A12345" -> "cancel it").
+7. Two questions: when the message has clauses (:attr:`NluResult.parts`) and two or more of them are
+   answered (``reply`` or ``kb``) with different texts, the answers are joined in one decision.
 
 The reply language follows the customer (:func:`detect_language`, keeping the previous language when a
 message has no language of its own) and is stored in the state. Any decision that is not a fallback
@@ -34,17 +48,31 @@ resets ``fallback_count``.
 import random
 import string
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from kefu.dialogue.domain import Domain, FormSpec, Texts
+from kefu.dialogue.domain import Domain, FormSpec, IntentSpec, Texts
 from kefu.dialogue.language import detect_language
 from kefu.dialogue.state import ConversationState, SlotValue
 
 PAYLOAD_PREFIX = "/intent:"  # the payload of a clarify button is PAYLOAD_PREFIX + intent
 MAX_CLARIFY_OPTIONS = 3
+ANSWERED = ("reply", "kb", "cancel")  # decisions that answer a clause of a message with several
 
-DecisionKind = Literal["reply", "form", "clarify", "kb", "fallback", "handoff"]
+DecisionKind = Literal["reply", "form", "clarify", "kb", "fallback", "handoff", "cancel"]
+HandoffTrigger = Literal["requested", "sentiment", "fallbacks"]  # why the bot handed off
+# why a wait for an agent ended: the customer said never mind, waited too long, or - handed off only because
+# the bot could not understand - asked something the bot understands
+Release = Literal["customer_withdrew", "timeout", "understood"]
+KbSearch = Callable[[str], "KbHit | None"]
+
+
+def button_intent(text: str) -> str | None:
+    """The intent a clicked button's payload names (``/intent:refund`` -> ``refund``); None for typed text."""
+    text = text.strip()
+    if not text.startswith(PAYLOAD_PREFIX):
+        return None
+    return text[len(PAYLOAD_PREFIX) :].strip() or None
 
 
 @dataclass
@@ -55,6 +83,8 @@ class NluResult:
     (the form :class:`kefu.Prediction` uses); entities are ``{"type", "value", "start", "end"}`` dicts
     or objects with a ``to_dict()`` giving one (``kefu.entities.Entity``);
     ``sentiment`` is ``{"label": "negative", "score": 0.93}`` or a ``{label: probability}`` dict.
+    ``clicked`` is the intent a clicked button named (see :func:`button_intent`), decided once where
+    the message is understood; ``parts`` the NLU of each clause of a message with several.
     """
 
     text: str
@@ -64,6 +94,8 @@ class NluResult:
     oos: bool = False
     entities: list[dict[str, Any]] = field(default_factory=list)
     sentiment: dict[str, Any] | None = None
+    clicked: str | None = None
+    parts: list["NluResult"] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         pairs = [(r["intent"], r["confidence"]) if isinstance(r, dict) else tuple(r) for r in self.ranking]
@@ -92,6 +124,8 @@ class Decision:
     buttons: list[dict[str, str]] = field(default_factory=list)  # [{"title", "payload"}]
     sources: list[str] = field(default_factory=list)  # knowledge-base sources of a 'kb' answer
     handoff: bool = False
+    trigger: HandoffTrigger | None = None  # set with handoff: why
+    release: Release | None = None  # the customer waited for an agent, and the bot answers again: why
     reason: str = ""  # for logs and debugging, in English
     language: str = "en"
 
@@ -103,15 +137,40 @@ def decide(
     nlu: NluResult,
     state: ConversationState,
     domain: Domain,
-    kb_hit: KbHit | Callable[[], KbHit | None] | None = None,
+    kb_hit: KbHit | KbSearch | None = None,
     rng: random.Random | None = None,
+    now: float | None = None,
 ) -> tuple[Decision, ConversationState]:
     """Decide the answer to one message; return it with the new conversation state.
 
-    ``kb_hit`` may be a function that searches the knowledge base: it is called only when rule 4 or 5
-    is reached. ``rng`` picks among reply variants; without one the first variant is always used.
+    ``kb_hit`` may be a function that searches the knowledge base for a text: it is called only when a
+    rule could answer from there (with the text of the message, or of one of its clauses). ``rng``
+    picks among reply variants; without one the first variant is always used. ``now`` (seconds since
+    the epoch) times a wait for an agent; without it the wait never times out.
     """
-    return _Turn(nlu, state, domain, kb_hit, rng).run()
+    turn = _Turn(nlu, state, domain, kb_hit, rng, now)
+    decision, new_state = turn.run()
+    if len(nlu.parts) < 2 or decision.kind == "handoff" or state.active_form is not None:
+        return decision, new_state
+    # two questions in one message: each clause decided in turn, as if sent one after the other
+    answers: list[Decision] = []
+    part_state = turn.start_state
+    for part in nlu.parts:
+        answer, after = _Turn(part, part_state, domain, kb_hit, rng, now).run()
+        if answer.kind in ANSWERED and all(answer.text != a.text for a in answers):
+            answers.append(answer)
+            part_state = after
+    if len(answers) < 2:
+        return decision, new_state
+    joined = replace(
+        answers[0],
+        kind="kb" if all(a.kind == "kb" for a in answers) else "reply",
+        text="\n\n".join(a.text for a in answers),
+        sources=[source for a in answers for source in a.sources],
+        release=decision.release,
+        reason="two questions: " + " | ".join(a.reason for a in answers),
+    )
+    return joined, part_state
 
 
 def negative_score(sentiment: dict[str, Any] | None) -> float | None:
@@ -133,12 +192,14 @@ class _Turn:
         nlu: NluResult,
         state: ConversationState,
         domain: Domain,
-        kb_hit: KbHit | Callable[[], KbHit | None] | None,
+        kb_hit: KbHit | KbSearch | None,
         rng: random.Random | None,
+        now: float | None = None,
     ):
         self.nlu, self.domain, self.settings = nlu, domain, domain.policy
-        self.kb_hit, self.rng = kb_hit, rng
+        self.kb_hit, self.rng, self.now = kb_hit, rng, now
         self.state = state.copy()
+        self.start_state = self.state  # the state the rules start from (after a wait for an agent ends)
         self.intent, self.confidence, self.oos = nlu.intent, nlu.confidence, nlu.oos
         self.ranking = nlu.ranking
         self.clicked = False
@@ -148,47 +209,88 @@ class _Turn:
 
     def run(self) -> tuple[Decision, ConversationState]:
         state = self.state
-        if state.handed_off:
+        release = self._release() if state.handed_off else None
+        if state.handed_off and release is None:
             decision = Decision(
                 "handoff",
                 "",
                 handoff=True,
-                reason="already handed off to a human agent",
+                reason="waiting for, or with, a human agent",
                 language=state.language or self.domain.languages[0],
             )
             return decision, state
+        if release is not None:
+            state.handed_off, state.waiting_since, state.handoff_trigger = False, None, None
+            self.notes.append(f"wait for an agent ended ({release})")
+        self.start_state = state.copy()
+        recent = set(state.recent_slots)
         self._resolve_choice(state.pending_clarify)
         state.pending_clarify = []
         state.language = self._language()
         self._fill_slots()
+        self._count_negative()
         decision = (
             self._handoff_rule()
+            or self._cancel_rule()
             or self._form_rule()
+            or self._follow_up_rule()
+            or self._exact_kb_rule()
             or self._clarify_rule()
             or self._out_of_scope_rule()
-            or self._answer_rule()
+            or self._answer_rule(recent)
         )
         if not self.fallback_counted:
             state.fallback_count = 0
         if decision.intent is not None:
             state.last_intent = decision.intent
+        if decision.handoff:
+            state.waiting_since, state.handoff_trigger = self.now, decision.trigger
+        state.recent_slots = sorted(self.filled)
+        decision.release = release
         decision.language = state.language
         decision.reason = "; ".join([*self.notes, decision.reason])
         return decision, state
 
     # input normalisation
 
+    def _release(self) -> Release | None:
+        """Why a customer waiting for an agent gets the bot back, if they do."""
+        if any(self._is_cancel(part) for part in [self.nlu, *self.nlu.parts]):
+            return "customer_withdrew"
+        timeout, since = self.settings.handoff_timeout_s, self.state.waiting_since
+        if timeout is not None and since is not None and self.now is not None and self.now - since >= timeout:
+            return "timeout"
+        spec = self.domain.intents.get(self.nlu.intent or "")
+        if (
+            self.state.handoff_trigger == "fallbacks"
+            and spec is not None
+            and spec.replies
+            and not spec.handoff
+            and not self.nlu.oos
+            and self.nlu.confidence >= self.settings.leave_form_threshold
+        ):
+            return "understood"
+        return None
+
+    def _is_cancel(self, nlu: NluResult) -> bool:
+        spec = self.domain.intents.get(nlu.intent or "")
+        return (
+            spec is not None
+            and spec.cancel
+            and not nlu.oos
+            and nlu.confidence >= self.settings.confidence_threshold
+        )
+
     def _resolve_choice(self, pending: list[str]) -> None:
         """Turn a clicked button (or a typed option title or number) into its intent, confidence 1."""
-        text = self.nlu.text.strip()
         chosen = None
-        if text.startswith(PAYLOAD_PREFIX):
-            name = text[len(PAYLOAD_PREFIX) :].strip()
+        name = self.nlu.clicked
+        if name is not None:
             # only intents the bot could have offered; anything else is treated as ordinary text
             if name in self.domain.intents or name in pending:
                 chosen = name
         elif pending:
-            typed = _plain(text)
+            typed = _plain(self.nlu.text)
             for number, intent in enumerate(pending, start=1):
                 titles = {_plain(self.domain.label(intent, lang)) for lang in self.domain.languages}
                 if typed == str(number) or typed in titles:
@@ -221,16 +323,42 @@ class _Turn:
                     self.state.slots[slot] = _slot_value(value)
                     self.filled.add(slot)
 
+    def _count_negative(self) -> None:
+        """Count the negative messages in a row (a "never mind" or a click is no grievance)."""
+        threshold, score = self.settings.handoff_on_negative, negative_score(self.nlu.sentiment)
+        negative = threshold is not None and score is not None and score >= threshold
+        if negative and not self.clicked and not self._is_cancel(self.nlu):
+            self.state.negative_turns += 1
+        else:
+            self.state.negative_turns = 0
+
     # rules
 
     def _handoff_rule(self) -> Decision | None:
         spec = self.domain.intents.get(self.intent or "")
         if spec is not None and spec.handoff and self._confident():
-            return self._handoff(f"customer asked for a person ({spec.name})", spec.replies, spec.name)
-        threshold, score = self.settings.handoff_on_negative, negative_score(self.nlu.sentiment)
-        if threshold is not None and score is not None and score >= threshold and not self.clicked:
-            return self._handoff(f"negative sentiment {score:.2f} >= {threshold}")
+            return self._handoff(
+                f"customer asked for a person ({spec.name})", "requested", spec.replies, spec.name
+            )
+        needed = self.settings.negative_turns
+        if self.state.negative_turns >= needed:
+            return self._handoff(
+                f"{self.state.negative_turns} negative messages in a row (sentiment >= "
+                f"{self.settings.handoff_on_negative}, negative_turns {needed})",
+                "sentiment",
+            )
         return None
+
+    def _cancel_rule(self) -> Decision | None:
+        spec = self.domain.intents.get(self.intent or "")
+        if spec is None or not spec.cancel or not self._confident():
+            return None
+        if self.state.active_form is not None:
+            self.notes.append(f"cancelled form {self.state.active_form}")
+        self._clear_form()
+        return Decision(
+            "cancel", self._text(spec.replies), intent=spec.name, reason=f"{spec.name} {self.confidence:.2f}"
+        )
 
     def _form_rule(self) -> Decision | None:
         state = self.state
@@ -238,7 +366,7 @@ class _Turn:
             return None
         form = self.domain.forms.get(state.active_form)
         intent = self.domain.intents.get(state.form_intent or "")
-        if form is None or intent is None or intent.form != form.name:
+        if form is None or intent is None or intent.form not in (form.name, None):
             # the domain changed since the form started (the state outlives deployments): drop the form
             self._clear_form()
             return None
@@ -259,6 +387,29 @@ class _Turn:
             answered = True
         progress = answered or bool(self.filled & set(form.required))
         return self._ask_or_complete(form, intent.name, progress)
+
+    def _follow_up_rule(self) -> Decision | None:
+        """A slot given right after a reply that could have used it answers that intent again."""
+        spec = self.domain.intents.get(self.state.last_intent or "")
+        if not self.filled or spec is None or spec.form is not None or spec.handoff or spec.cancel:
+            return None
+        if self.intent != spec.name and self._confident(self.settings.leave_form_threshold):
+            return None  # the message asks for something else
+        variants = spec.replies.get(self.state.language or "", ())
+        if not any(_placeholders(v) & self.filled for v in variants):
+            return None
+        text = self._text(spec.replies, prefer=self.filled)
+        return Decision("reply", text, intent=spec.name, reason=f"follow-up of {spec.name} with {sorted(self.filled)}")
+
+    def _exact_kb_rule(self) -> Decision | None:
+        exact = self.settings.kb_exact
+        if exact is None or self.clicked or self._confident(self.settings.leave_form_threshold):
+            return None
+        hit = self._search()
+        if hit is None or hit.score < exact:
+            return None
+        reason = f"knowledge base {hit.score:.2f} >= kb_exact {exact} beats {self.intent} {self.confidence:.2f}"
+        return Decision("kb", hit.answer, sources=[hit.source], reason=reason)
 
     def _clarify_rule(self) -> Decision | None:
         margin = self.settings.clarify_margin
@@ -292,7 +443,7 @@ class _Turn:
             return None
         return self._kb(reason, intent=None) or self._fallback(reason)
 
-    def _answer_rule(self) -> Decision:
+    def _answer_rule(self, recent: set[str]) -> Decision:
         assert self.intent is not None  # the out-of-scope rule took the turns without one
         spec = self.domain.intents.get(self.intent)
         if spec is None or not spec.replies:
@@ -300,17 +451,25 @@ class _Turn:
             return self._kb(reason, intent=self.intent) or self._fallback(
                 f"{reason} and no knowledge-base answer"
             )
-        if spec.form is not None:
-            form = self.domain.forms[spec.form]
+        form = self.domain.forms[spec.form] if spec.form is not None else self._form_for(spec)
+        if form is not None:
             # a new request ("where is my order?") is usually about something new: slots from earlier
-            # requests are asked again rather than assumed, unless this very message gave them
+            # requests are asked again rather than assumed, unless this message or the one before gave them
             for name in form.required:
-                if name not in self.filled:
+                if name not in self.filled and name not in recent:
                     self.state.slots.pop(name, None)
             return self._ask_or_complete(form, spec.name, progress=True)
         return self._reply(spec.name, f"{spec.name} {self.confidence:.2f}")
 
     # decisions
+
+    def _form_for(self, spec: IntentSpec) -> FormSpec | None:
+        """A form asking for the slots that every reply of a form-less intent needs, if there are any."""
+        variants = spec.replies.get(self.state.language or "", ()) or next(iter(spec.replies.values()), ())
+        needed = set.intersection(*(_placeholders(v) for v in variants)) if variants else set()
+        if not needed:
+            return None
+        return next((f for f in self.domain.forms.values() if needed <= set(f.required)), None)
 
     def _ask_or_complete(self, form: FormSpec, intent: str, progress: bool) -> Decision:
         state = self.state
@@ -333,8 +492,11 @@ class _Turn:
             "reply", self._text(self.domain.intents[intent].replies), intent=intent, reason=reason
         )
 
+    def _search(self) -> KbHit | None:
+        return self.kb_hit(self.nlu.text) if callable(self.kb_hit) else self.kb_hit
+
     def _kb(self, reason: str, intent: str | None) -> Decision | None:
-        hit = self.kb_hit() if callable(self.kb_hit) else self.kb_hit
+        hit = self._search()
         if hit is None or hit.score < self.settings.kb_threshold:
             return None
         reason = f"{reason}; knowledge base {hit.score:.2f} >= {self.settings.kb_threshold}"
@@ -347,16 +509,21 @@ class _Turn:
         """Count one more turn without an answer; the handoff when that is one too many."""
         count, limit = self.state.fallback_count + 1, self.settings.max_fallbacks
         if limit is not None and count > limit:
-            return self._handoff(f"{count} turns in a row without an answer (max_fallbacks {limit})")
+            return self._handoff(
+                f"{count} turns in a row without an answer (max_fallbacks {limit})", "fallbacks"
+            )
         self.state.fallback_count = count
         self.fallback_counted = True
         return None
 
-    def _handoff(self, reason: str, replies: Texts | None = None, intent: str | None = None) -> Decision:
+    def _handoff(
+        self, reason: str, trigger: HandoffTrigger, replies: Texts | None = None, intent: str | None = None
+    ) -> Decision:
         self._clear_form()
         self.state.handed_off = True
+        self.state.negative_turns = 0
         text = self._text(replies or self.domain.handoff_reply)
-        return Decision("handoff", text, intent=intent, handoff=True, reason=reason)
+        return Decision("handoff", text, intent=intent, handoff=True, trigger=trigger, reason=reason)
 
     # helpers
 
@@ -368,8 +535,9 @@ class _Turn:
     def _clear_form(self) -> None:
         self.state.active_form = self.state.form_intent = self.state.requested_slot = None
 
-    def _text(self, texts: Texts, **extra: str) -> str:
-        """A variant in the conversation's language with its placeholders filled."""
+    def _text(self, texts: Texts, prefer: set[str] = frozenset(), **extra: str) -> str:
+        """A variant in the conversation's language with its placeholders filled; variants using a slot in
+        ``prefer`` first."""
         variants = texts.get(self.state.language or "") or next((v for v in texts.values() if v), ())
         if not variants:
             return ""
@@ -377,6 +545,7 @@ class _Turn:
         values.update(extra)
         # a variant whose placeholders are all known beats one that would show a gap
         complete = [v for v in variants if _placeholders(v) <= values.keys()] or list(variants)
+        complete = [v for v in complete if _placeholders(v) & prefer] or complete
         chosen = self.rng.choice(complete) if self.rng is not None else complete[0]
         return _render(chosen, values)
 

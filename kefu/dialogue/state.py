@@ -19,8 +19,9 @@ class ConversationState:
     """Memory of one conversation.
 
     ``fallback_count`` counts consecutive turns the bot could not answer; ``pending_clarify`` holds
-    the intents offered as buttons on the previous turn; ``handed_off`` means a human agent owns the
-    conversation and the bot stays silent until the server clears it.
+    the intents offered as buttons on the previous turn; ``handed_off`` means the conversation waits for
+    (or is with) a human agent, since ``waiting_since`` (seconds since the epoch, the clock given to
+    :func:`~kefu.dialogue.decide`); ``negative_turns`` counts consecutive negative messages.
     """
 
     language: str | None = None
@@ -32,6 +33,10 @@ class ConversationState:
     last_intent: str | None = None
     pending_clarify: list[str] = field(default_factory=list)
     handed_off: bool = False
+    waiting_since: float | None = None
+    handoff_trigger: str | None = None  # why the bot handed off (Decision.trigger)
+    negative_turns: int = 0
+    recent_slots: list[str] = field(default_factory=list)  # filled by the previous message
 
     VERSION: ClassVar[int] = 1
 
@@ -83,6 +88,10 @@ def _slot_value(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 _CHECKS = {
     "language": _optional_str,
     "slots": lambda v: (
@@ -91,15 +100,22 @@ _CHECKS = {
     "active_form": _optional_str,
     "form_intent": _optional_str,
     "requested_slot": _optional_str,
-    "fallback_count": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    "fallback_count": _count,
+    "negative_turns": _count,
+    "waiting_since": lambda v: v is None or (isinstance(v, int | float) and not isinstance(v, bool)),
     "last_intent": _optional_str,
+    "handoff_trigger": _optional_str,
     "pending_clarify": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "recent_slots": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
     "handed_off": lambda v: isinstance(v, bool),
 }
 _HINTS = {
     "slots": "an object of name: string, number, boolean or null",
     "fallback_count": "an integer >= 0",
+    "negative_turns": "an integer >= 0",
+    "waiting_since": "a number or null",
     "pending_clarify": "a list of intent names",
+    "recent_slots": "a list of slot names",
     "handed_off": "true or false",
 }
 _HINTS.update({name: "a string or null" for name in _CHECKS if name not in _HINTS})

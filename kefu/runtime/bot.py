@@ -18,11 +18,14 @@ import time
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from kefu.dialogue import PAYLOAD_PREFIX, ConversationState, Decision, KbHit, NluResult, decide
+from kefu.conversation import WITH_HUMAN, ConversationStatus
+from kefu.dialogue import ConversationState, Decision, KbHit, NluResult, decide
+from kefu.dialogue.clauses import split_clauses
+from kefu.dialogue.policy import button_intent
 from kefu.errors import DataError, KefuError
 from kefu.knowledge import Embedder
 from kefu.nlu.model import Prediction
@@ -40,8 +43,6 @@ log = logging.getLogger("kefu.runtime")
 
 MAX_MESSAGE_CHARS = 2000  # longer messages are not customer questions; they only cost model time
 RELOAD_CHECK_SECONDS = 2.0  # how often a bot looks for a model retrained by another process
-SILENT_STATUSES = ("handoff", "human")  # the conversation is waiting for, or with, a human agent
-Status = Literal["bot", "handoff", "human", "closed"]
 
 
 class MessageError(KefuError):
@@ -100,8 +101,8 @@ class TurnResult(BaseModel):
     )
     sources: list[Source] = Field(default_factory=list)
     handoff: bool = Field(False, description="the conversation is waiting for, or with, a human agent")
-    status: Status = "bot"
-    decision: str | None = Field(None, description="reply, form, clarify, kb, fallback or handoff")
+    status: ConversationStatus = "bot"
+    decision: str | None = Field(None, description="reply, form, clarify, kb, fallback, handoff or cancel")
     seq: int = Field(description="sequence number of the last turn recorded; poll messages after it")
     model_version: str | None = None
     explanation: dict[str, Any] | None = Field(
@@ -209,17 +210,19 @@ class Bot:
         record = partial(
             record_exchange, self.repo, conversation.session_id, client_message_id=client_message_id
         )
-        if conversation.status in SILENT_STATUSES:
-            # a human has the conversation: no model time, no bot answer, only the customer's words
+        if conversation.status == "human":
+            # an agent has the conversation: no model time, no bot answer, only the customer's words
             return _result(record(text, {}, lambda *_: None), None, session_key=new_key)
-        prediction = self._understand(engine, text)
-        nlu = _nlu_result(prediction)
+        # still waiting for an agent ('handoff'), the message is understood all the same: a customer who
+        # no longer needs a person, or has waited too long, gets the bot back
+        prediction, nlu = self._understand(engine, text)
         knowledge = _Knowledge(engine, nlu)
+        now = self.repo.clock().timestamp()
         # A dry run of the policy on the state as read before the model: it searches the knowledge base
         # (an embedding costs more than all the rest of a turn) only if the answer could come from there,
         # and does it here, outside the write lock. The decision under the lock reuses that search, or
         # makes it then if the state has changed meanwhile (two messages of one conversation at once).
-        decide(nlu, self._state(conversation.state or {}), engine.domain, knowledge)
+        decide(nlu, self._state(conversation.state or {}, conversation.status), engine.domain, knowledge, now=now)
         fields = {
             "intent": prediction.intent,
             "confidence": prediction.confidence,
@@ -230,13 +233,15 @@ class Bot:
         }
 
         def respond(status: str, stored: dict[str, Any]) -> BotTurn | None:
-            if status != "bot":  # an agent claimed the conversation while the model was thinking
+            if status not in ("bot", "handoff"):  # an agent claimed the conversation meanwhile
                 return None
-            decision, state = decide(nlu, self._state(stored), engine.domain, knowledge, self.rng)
-            return self._bot_turn(engine, prediction, decision, state, knowledge.titles)
+            decision, state = decide(nlu, self._state(stored, status), engine.domain, knowledge, self.rng, now)
+            if status == "handoff" and decision.release is None:
+                return None  # still waiting for an agent
+            return self._bot_turn(engine, nlu, decision, state, knowledge.titles)
 
         recorded = record(text, fields, respond)
-        explanation = _explanation(engine, prediction) if explain and not recorded.replayed else None
+        explanation = _explanation(engine, nlu) if explain and not recorded.replayed else None
         return _result(recorded, prediction, explanation, new_key)
 
     def swap_model(self, new_dir: str | Path) -> str:
@@ -287,29 +292,34 @@ class Bot:
         return conversation
 
     @staticmethod
-    def _understand(engine: Engine, text: str) -> Prediction:
-        """The model's prediction; a clicked button needs no model: its payload names the intent."""
-        if text.startswith(PAYLOAD_PREFIX):
-            name = text[len(PAYLOAD_PREFIX) :].strip()
-            if name in engine.domain.intents:
-                return Prediction(text, name, 1.0, [{"intent": name, "confidence": 1.0}])
-        return engine.model.predict(text)[0]
+    def _understand(engine: Engine, text: str) -> tuple[Prediction, NluResult]:
+        """The model's prediction, and what the policy reads of it: a clicked button needs no model (its
+        payload names the intent); a message of several clauses is also read clause by clause."""
+        clicked = button_intent(text)
+        if clicked is not None and clicked in engine.domain.intents:
+            prediction = Prediction(text, clicked, 1.0, [{"intent": clicked, "confidence": 1.0}])
+            return prediction, _nlu_result(prediction, clicked)
+        clauses = split_clauses(text)
+        predictions = engine.model.predict([text, *clauses] if len(clauses) > 1 else [text])
+        nlu = _nlu_result(predictions[0])
+        nlu.parts = [_nlu_result(part) for part in predictions[1:]]
+        return predictions[0], nlu
 
     @staticmethod
-    def _state(stored: dict[str, Any]) -> ConversationState:
+    def _state(stored: dict[str, Any], status: str) -> ConversationState:
         try:
             state = ConversationState.from_dict(stored)
         except DataError as error:  # a state damaged by hand: starting over beats failing every turn
             log.warning("conversation state reset: %s", error)
             state = ConversationState()
-        # the conversation's status is 'bot', so an agent handed it back: the bot speaks again
-        state.handed_off = False
+        # status 'bot' after a handoff: an agent handed the conversation back, and the bot speaks again
+        state.handed_off = status == "handoff"
         return state
 
     def _bot_turn(
         self,
         engine: Engine,
-        prediction: Prediction,
+        nlu: NluResult,
         decision: Decision,
         state: ConversationState,
         titles: dict[str, str],
@@ -326,8 +336,9 @@ class Bot:
             state=state.to_dict(),
             language=decision.language,
             fields=fields,
-            review=_review_reason(engine, prediction, decision),
-            handoff_reason=_handoff_reason(engine, decision) if decision.handoff else None,
+            review=_review_reason(engine, nlu, decision),
+            handoff_reason=decision.trigger if decision.handoff else None,
+            close_reason=decision.release,
         )
 
     # -- model reloading -----------------------------------------------------------------------------
@@ -362,29 +373,29 @@ class Bot:
 
 
 class _Knowledge:
-    """The knowledge base's answer to one message, searched on the first call and remembered; ``titles``
-    maps the answer's source to its passage title for the reply's sources."""
+    """The knowledge base's answers to one message (or its clauses), each text searched on the first call
+    and remembered; ``titles`` maps the answers' sources to their passage titles for the reply's sources.
+    A clicked button is no question: nothing is searched for it."""
 
     def __init__(self, engine: Engine, nlu: NluResult) -> None:
-        self.engine, self.nlu = engine, nlu
+        self.engine, self.clicked = engine, nlu.clicked is not None
         self.titles: dict[str, str] = {}
-        self._searched, self._hit = False, None
+        self._hits: dict[str, KbHit | None] = {}
 
-    def __call__(self) -> KbHit | None:
-        if not self._searched:
-            self._searched = True
-            self._hit = self._search()
-        return self._hit
+    def __call__(self, text: str) -> KbHit | None:
+        if text not in self._hits:
+            self._hits[text] = self._search(text)
+        return self._hits[text]
 
-    def _search(self) -> KbHit | None:
-        engine, text = self.engine, self.nlu.text
-        if engine.kb is None or text.startswith(PAYLOAD_PREFIX):
+    def _search(self, text: str) -> KbHit | None:
+        engine = self.engine
+        if engine.kb is None or self.clicked:
             return None
         hit = engine.kb.answer(text, min_score=engine.min_score)
         if hit is None:
             return None
         passage = hit.passage
-        self.titles = {passage.source: passage.title}
+        self.titles[passage.source] = passage.title
         return KbHit(passage.answer, passage.source, hit.dense_score)
 
 
@@ -396,7 +407,7 @@ def _checked(text: str) -> str:
     return text.strip()
 
 
-def _nlu_result(prediction: Prediction) -> NluResult:
+def _nlu_result(prediction: Prediction, clicked: str | None = None) -> NluResult:
     # the out-of-scope class is not an intent a customer could be offered in a clarify question
     ranking = [r for r in prediction.ranking if r["intent"] != OOS_LABEL]
     return NluResult(
@@ -407,40 +418,29 @@ def _nlu_result(prediction: Prediction) -> NluResult:
         oos=prediction.oos,
         entities=list(prediction.entities),
         sentiment=prediction.sentiment,
+        clicked=clicked,
     )
 
 
-def _review_reason(engine: Engine, prediction: Prediction, decision: Decision) -> str | None:
+def _review_reason(engine: Engine, nlu: NluResult, decision: Decision) -> str | None:
     """Why a person should check the customer's turn, if they should: the bot could not answer, or
     guessed. Turns the knowledge base answered are not queued: the answer shows its source."""
-    if prediction.text.startswith(PAYLOAD_PREFIX) or decision.kind == "kb":
+    if nlu.clicked is not None or decision.kind == "kb":
         return None
     if decision.kind == "fallback":
         return "fallback"
-    if prediction.oos:
+    if nlu.oos:
         return "oos"
-    if decision.kind == "clarify" or prediction.confidence < engine.domain.policy.confidence_threshold:
+    if decision.kind == "clarify" or nlu.confidence < engine.domain.policy.confidence_threshold:
         return "low_confidence"
     return None
 
 
-def _handoff_reason(engine: Engine, decision: Decision) -> str:
-    """A short ticket reason for the inbox: requested, sentiment or fallbacks."""
-    spec = engine.domain.intents.get(decision.intent or "")
-    if spec is not None and spec.handoff:
-        return "requested"
-    if "sentiment" in decision.reason:
-        return "sentiment"
-    if "without an answer" in decision.reason:
-        return "fallbacks"
-    return "bot"
-
-
-def _explanation(engine: Engine, prediction: Prediction) -> dict | None:
+def _explanation(engine: Engine, nlu: NluResult) -> dict | None:
     """The model's word scores for its top-ranked intent; None for a clicked button (no model involved)."""
-    if prediction.text.startswith(PAYLOAD_PREFIX):
+    if nlu.clicked is not None:
         return None
-    return engine.model.explain(prediction.text).to_dict()
+    return engine.model.explain(nlu.text).to_dict()
 
 
 def _result(
@@ -470,7 +470,7 @@ def _result(
         ),
         **understood,
         sources=[Source(**s) for s in (bot.sources or [])] if bot else [],
-        handoff=conversation.status in SILENT_STATUSES,
+        handoff=conversation.status in WITH_HUMAN,
         status=conversation.status,
         decision=bot.decision if bot else None,
         seq=last.seq,

@@ -47,6 +47,11 @@ _ACTIVE_TICKET = (
     .order_by(_TICKETS.c.id.desc())
 )
 _OPEN_TICKET = insert(_TICKETS).returning(_TICKETS.c.id)
+_CLOSE_TICKETS = (
+    update(_TICKETS)
+    .where(_TICKETS.c.conversation_id == bindparam("of"), _TICKETS.c.status != "closed")
+    .values(status="closed", closed_at=bindparam("closed"), close_reason=bindparam("why"))
+)
 _ADD_REVIEW = insert(_REVIEWS)
 _TURN_COLUMNS = tuple(_TURNS.c[name] for name in TurnRecord.__slots__ if name != "session_id")
 _SENT_BEFORE = select(*_TURN_COLUMNS).where(
@@ -70,6 +75,7 @@ class BotTurn:
     fields: dict[str, Any] = field(default_factory=dict)  # decision, intent, sources, buttons, model_version
     review: str | None = None  # queue the customer's turn for review ('fallback', 'oos', 'low_confidence')
     handoff_reason: str | None = None  # open a handoff ticket with this reason
+    close_reason: str | None = None  # close the waiting ticket with this reason: the bot answers again
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,10 @@ def _record_exchange(
             changes["state"] = json.loads(dumps_json(answer.state))
             if answer.language:
                 changes["language"] = answer.language
+            if answer.close_reason:
+                why = {"of": conversation.id, "closed": now, "why": answer.close_reason[:32]}
+                db.execute(_CLOSE_TICKETS, why)
+                changes["status"] = "bot"
             if answer.handoff_reason:
                 ticket, opened = _open_ticket(db, session_id, conversation.id, answer.handoff_reason, now)
                 if opened:  # the conversation waits for an agent
@@ -227,4 +237,4 @@ def _open_ticket(
         return TicketRecord(active.id, session_id, *active[1:]), False
     values = {"conversation_id": conversation_id, "reason": reason[:32], "status": "open", "created_at": now}
     ticket_id = db.execute(_OPEN_TICKET, values).scalar_one()
-    return TicketRecord(ticket_id, session_id, values["reason"], "open", None, now, None, None), True
+    return TicketRecord(ticket_id, session_id, values["reason"], "open", None, now, None, None, None), True

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from kefu.conversation import ConversationStatus
 from kefu.runtime.bot import MAX_MESSAGE_CHARS
 from kefu.store.base import CLIENT_MESSAGE_ID_MAX
 from kefu.store.models import CUSTOMER_ID_MAX
@@ -82,7 +83,7 @@ class MessageOut(_Record):
 
 class MessagesOut(BaseModel):
     session_id: str
-    status: Literal["bot", "handoff", "human", "closed"]
+    status: ConversationStatus
     messages: list[MessageOut]
     last_seq: int = Field(description="pass as ?after= on the next poll")
 
@@ -136,7 +137,7 @@ class ConversationOut(_Record):
     customer_id: str | None = None
     channel: str
     language: str | None
-    status: Literal["bot", "handoff", "human", "closed"]
+    status: ConversationStatus
     assigned_agent_id: int | None
     created_at: datetime
     updated_at: datetime
@@ -177,6 +178,9 @@ class TicketOut(_Record):
     created_at: datetime
     claimed_at: datetime | None
     closed_at: datetime | None
+    close_reason: str | None = Field(
+        None, description="why it was closed: customer_withdrew, timeout, released or closed"
+    )
 
 
 class AgentReplyIn(_Input):

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from kefu.conversation import CONVERSATION_STATUSES
 from kefu.dialogue.state import without_slot_values
 from kefu.store.base import (
     RepositoryBase,
@@ -25,7 +26,6 @@ from kefu.store.base import (
 from kefu.store.columns import dumps_json
 from kefu.store.errors import InvalidValueError, NotFoundError
 from kefu.store.models import (
-    CONVERSATION_STATUSES,
     REVIEW_REASONS,
     TURN_ROLES,
     Conversation,
@@ -216,7 +216,7 @@ class ConversationsMixin(RepositoryBase):
                     HandoffTicket.conversation_id == row.id, HandoffTicket.status != "closed"
                 )
             ):
-                ticket.status, ticket.closed_at = "closed", now
+                ticket.status, ticket.closed_at, ticket.close_reason = "closed", now, "closed"
             row.status, row.updated_at = "closed", now
             session.flush()
             return ConversationRecord.of(row)

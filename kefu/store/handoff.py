@@ -1,7 +1,9 @@
 """Handoff to human agents: open a ticket, let an agent claim it, hand the conversation back to the bot.
 
 Conversation status follows the ticket: 'bot' -> 'handoff' (ticket open, waiting for an agent) ->
-'human' (claimed; the bot stays quiet) -> 'bot' again on release. A conversation has at most one ticket
+'human' (claimed; the bot stays quiet) -> 'bot' again on release. A ticket records why it was closed
+(`close_reason`): an agent released it, the conversation was closed, or - decided by the bot's turn,
+see kefu.runtime.recording - the customer withdrew or waited past the timeout. A conversation has at most one ticket
 that is not closed.
 """
 
@@ -98,8 +100,9 @@ class HandoffMixin(RepositoryBase):
             session.flush()
             return TicketRecord.of(ticket, conversation.session_id)
 
-    def release_to_bot(self, session_id: str) -> ConversationRecord:
-        """Give the conversation back to the bot: its active ticket closed, status 'bot', no agent.
+    def release_to_bot(self, session_id: str, reason: str = "released") -> ConversationRecord:
+        """Give the conversation back to the bot: its active ticket closed with `reason` (an agent
+        handed it back: 'released'), status 'bot', no agent.
 
         The dialogue state is left as it is; the caller resets e.g. the fallback count if it wants to.
         """
@@ -108,7 +111,7 @@ class HandoffMixin(RepositoryBase):
             now = self.clock()
             ticket = _active_ticket(session, conversation.id)
             if ticket is not None:
-                ticket.status, ticket.closed_at = "closed", now
+                ticket.status, ticket.closed_at, ticket.close_reason = "closed", now, reason
             conversation.status = "bot"
             conversation.assigned_agent_id = None
             conversation.updated_at = now
@@ -118,7 +121,8 @@ class HandoffMixin(RepositoryBase):
     def inbox(
         self, status: str = "open", *, agent_id: int | None = None, limit: int = 100, offset: int = 0
     ) -> list[TicketRecord]:
-        """Tickets with `status` ('open', 'claimed', 'closed'), oldest first (a queue), optionally one agent's."""
+        """Tickets with `status` ('open', 'claimed', 'closed'), optionally one agent's: oldest first (a queue),
+        closed ones most recently closed first."""
         check_one_of("status", status, TICKET_STATUSES)
         check_page(limit, offset)
         stmt = (
@@ -128,6 +132,10 @@ class HandoffMixin(RepositoryBase):
         )
         if agent_id is not None:
             stmt = stmt.where(HandoffTicket.agent_id == agent_id)
-        stmt = stmt.order_by(HandoffTicket.created_at, HandoffTicket.id).limit(limit).offset(offset)
+        if status == "closed":
+            stmt = stmt.order_by(HandoffTicket.closed_at.desc(), HandoffTicket.id.desc())
+        else:
+            stmt = stmt.order_by(HandoffTicket.created_at, HandoffTicket.id)
+        stmt = stmt.limit(limit).offset(offset)
         with self.store.read() as session:
             return [TicketRecord.of(ticket, sid) for ticket, sid in session.execute(stmt)]

@@ -25,10 +25,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from kefu.conversation import CONVERSATION_STATUSES
 from kefu.store.columns import JSONType, UTCDateTime, utcnow
 
 USER_ROLES = ("admin", "agent")
-CONVERSATION_STATUSES = ("bot", "handoff", "human", "closed")
 TURN_ROLES = ("customer", "bot", "agent")
 TICKET_STATUSES = ("open", "claimed", "closed")
 REVIEW_REASONS = ("low_confidence", "fallback", "oos")
@@ -161,6 +161,9 @@ class HandoffTicket(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # why it was closed: 'customer_withdrew', 'timeout', 'released' (by an agent) or 'closed' (with the
+    # conversation); an open vocabulary like `reason`
+    close_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class Review(Base):

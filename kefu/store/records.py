@@ -114,6 +114,7 @@ class TicketRecord:
     created_at: datetime
     claimed_at: datetime | None
     closed_at: datetime | None
+    close_reason: str | None = None
 
     @classmethod
     def of(cls, row: HandoffTicket, session_id: str) -> TicketRecord:
@@ -126,6 +127,7 @@ class TicketRecord:
             row.created_at,
             row.claimed_at,
             row.closed_at,
+            row.close_reason,
         )
 
 

@@ -174,7 +174,7 @@ CASES = {
     ),
     "unknown key in an intent": (
         "    handoff: true", "    handoff: true\n    reply: {zh: [好], en: [OK]}", "    reply:",
-        "intents.human_agent: unknown key 'reply' (allowed: replies, form, handoff)",
+        "intents.human_agent: unknown key 'reply' (allowed: replies, form, handoff, cancel)",
     ),
     "policy value out of range": (
         "max_fallbacks: 2", "max_fallbacks: -1", "max_fallbacks",

@@ -69,17 +69,17 @@ RULES = {
     ),
     "unsure handoff intent zh": (nlu("人工", "human_agent", 0.3), None, "fallback", FALLBACK["zh"], None),
     "unsure handoff intent en": (nlu("human?", "human_agent", 0.3), None, "fallback", FALLBACK["en"], None),
-    "negative sentiment zh": (
-        nlu("你们太差劲了，我要退款", "refund", 0.8, sentiment=NEGATIVE), None, "handoff", HANDOFF["zh"],
-        None,
+    # one negative message is no grievance (issue 17): it is answered; see test_sentiment_needs_a_grievance
+    "one negative message zh": (
+        nlu("你们太差劲了，我要退款", "refund", 0.8, sentiment=NEGATIVE), None, "form", ASK_ID["zh"], "refund",
     ),
-    "negative sentiment en": (
-        nlu("this is useless, refund me", "refund", 0.8, sentiment=NEGATIVE), None, "handoff", HANDOFF["en"],
-        None,
+    "one negative message en": (
+        nlu("this is useless, refund me", "refund", 0.8, sentiment=NEGATIVE), None, "form", ASK_ID["en"],
+        "refund",
     ),
-    "negative sentiment as probabilities en": (
-        nlu("awful service", "greet", 0.8, sentiment={"negative": 0.9, "positive": 0.1}), None, "handoff",
-        HANDOFF["en"], None,
+    "one negative message as probabilities en": (
+        nlu("awful service", "greet", 0.8, sentiment={"negative": 0.9, "positive": 0.1}), None, "reply",
+        GREET["en"], "greet",
     ),
     "mildly negative zh": (
         nlu("有点慢，你好", "greet", sentiment={"label": "negative", "score": 0.6}),
@@ -138,7 +138,8 @@ def test_clarify_buttons_then_click(language, domain):
     ]
     assert state.pending_clarify == ["refund", "order_status"]
     # the payload has no language of its own and the NLU result for it is noise
-    decision, state = decide(nlu("/intent:order_status", "greet", 0.2), state, domain)
+    click = dataclasses.replace(nlu("/intent:order_status", "greet", 0.2), clicked="order_status")
+    decision, state = decide(click, state, domain)
     assert (decision.kind, decision.text, decision.intent) == ("form", ASK_ID[language], "order_status")
     assert state.pending_clarify == [] and state.language == language and state.active_form == "order_lookup"
 
@@ -164,8 +165,9 @@ def test_clarify_needs_plausible_close_intents(domain):
 
 
 def test_unknown_payload_is_ordinary_text(domain):
-    decision, _ = decide(nlu("/intent:hack", "greet", 0.9), ConversationState(language="en"), domain)
-    assert (decision.kind, decision.intent) == ("reply", "greet")
+    for message in [nlu("/intent:hack", "greet", 0.9), dataclasses.replace(nlu("x", "greet", 0.9), clicked="hack")]:
+        decision, _ = decide(message, ConversationState(language="en"), domain)
+        assert (decision.kind, decision.intent) == ("reply", "greet")
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
@@ -236,8 +238,10 @@ def test_fallbacks_then_handoff(language, domain):
     assert decisions[2].text == HANDOFF[language] and decisions[2].handoff
     assert "3 turns in a row" in decisions[2].reason
     assert state.handed_off and state.fallback_count == 0
-    # from now on a person answers: the bot stays silent whatever is said
-    decision, after = decide(nlu("你好", "greet"), state, domain)
+    assert decisions[2].trigger == "fallbacks" and state.handoff_trigger == "fallbacks"
+    # waiting for a person, the bot stays silent at what it still does not understand (issue 17: and
+    # answers what it does, see test_handed_off_for_fallbacks_an_understood_question_is_answered)
+    decision, after = decide(nlu(text, "greet", 0.2), state, domain)
     assert (decision.kind, decision.text, decision.handoff) == ("handoff", "", True)
     assert after == state
 
@@ -264,7 +268,7 @@ def test_max_fallbacks_null_never_hands_off(domain):
 
 @pytest.mark.parametrize(("threshold", "kind"), [(0.85, "handoff"), (0.95, "reply"), (None, "reply")])
 def test_sentiment_handoff_is_configurable(threshold, kind, domain):
-    configured = with_policy(domain, handoff_on_negative=threshold)
+    configured = with_policy(domain, handoff_on_negative=threshold, negative_turns=1)
     message = nlu("hello, you are terrible", "greet", sentiment=NEGATIVE)
     decision, _ = decide(message, ConversationState(), configured)
     assert decision.kind == kind
@@ -301,7 +305,7 @@ handoff_reply: {zh: [转接中]}
 def test_decide_does_not_change_the_given_state(domain):
     state = ConversationState(language="en", pending_clarify=["refund", "order_status"])
     before = state.to_dict()
-    decide(nlu("/intent:refund", "greet", 0.1), state, domain)
+    decide(dataclasses.replace(nlu("/intent:refund", "greet", 0.1), clicked="refund"), state, domain)
     assert state.to_dict() == before
 
 
@@ -382,3 +386,273 @@ def test_decision_to_dict_is_json_safe(domain):
     decision, _ = decide(message, ConversationState(), domain)
     data = json.loads(json.dumps(decision.to_dict()))
     assert data["kind"] == "clarify" and data["buttons"][0]["payload"] == "/intent:refund"
+
+
+# --- issue 17: conversations as real customers have them ------------------------------------------
+
+NEVER_MIND = {"zh": "好的，那就先不办了。", "en": "OK, I've left it there."}
+REFUND_STATUS = {"zh": "退款 3 个工作日内到账。", "en": "Refunds arrive within 3 business days."}
+REFUND_STATUS_ID = {"zh": "订单 A12345 的退款 3 个工作日内到账。", "en": "The refund of order A12345 arrives in 3 days."}
+ADDRESS = {"zh": "发货前可以自己改地址。", "en": "You can change the address until it ships."}
+INVOICE_ID = {"zh": "订单 A12345 的发票已开具。", "en": "The invoice for order A12345 is issued."}
+CONVERSATION_DOMAIN = f"""
+languages: [zh, en]
+intents:
+  greet: {{replies: {{zh: ["{GREET['zh']}"], en: ["{GREET['en']}"]}}}}
+  order_status:
+    form: order_lookup
+    replies: {{zh: ["{ORDER_REPLY['zh'].replace('A12345', '{order_id}')}"],
+              en: ["{ORDER_REPLY['en'].replace('A12345', '{order_id}')}"]}}
+  cancel_order:
+    form: order_lookup
+    replies: {{zh: ["已取消订单 {{order_id}}。"], en: ["Order {{order_id}} is cancelled."]}}
+  refund_status:                   # answers without an order number, and better with one
+    replies:
+      zh: ["{REFUND_STATUS['zh']}", "{REFUND_STATUS_ID['zh'].replace('A12345', '{order_id}')}"]
+      en: ["{REFUND_STATUS['en']}", "{REFUND_STATUS_ID['en'].replace('A12345', '{order_id}')}"]
+  invoice:                         # every reply needs the order number, and no form of its own
+    replies: {{zh: ["{INVOICE_ID['zh'].replace('A12345', '{order_id}')}"],
+              en: ["{INVOICE_ID['en'].replace('A12345', '{order_id}')}"]}}
+  change_address: {{replies: {{zh: ["{ADDRESS['zh']}"], en: ["{ADDRESS['en']}"]}}}}
+  human_agent: {{handoff: true}}
+  never_mind:
+    cancel: true
+    replies: {{zh: ["{NEVER_MIND['zh']}"], en: ["{NEVER_MIND['en']}"]}}
+  faq:
+slots:
+  order_id: {{entity: order_id}}
+forms:
+  order_lookup:
+    required: [order_id]
+    ask: {{order_id: {{zh: ["{ASK_ID['zh']}"], en: ["{ASK_ID['en']}"]}}}}
+fallback: {{zh: ["{FALLBACK['zh']}"], en: ["{FALLBACK['en']}"]}}
+clarify: {{zh: ["您是想问：{{options}}？"], en: ["Did you mean: {{options}}?"]}}
+handoff_reply: {{zh: ["{HANDOFF['zh']}"], en: ["{HANDOFF['en']}"]}}
+policy:
+  kb_threshold: 0.9
+  kb_exact: 0.96
+  handoff_on_negative: 0.85
+  negative_turns: 2
+  handoff_timeout_s: 600
+"""
+FAQ = KbHit("We deliver to Singapore and Malaysia too.", "faq.csv:3", 0.97)
+CLOSE_FAQ = KbHit("Gift wrapping is ¥10.", "faq.csv:4", 0.92)
+UNRELATED = KbHit("How to write a review.", "faq.csv:16", 0.87)
+TEXTS = {
+    "greet": GREET, "never_mind": NEVER_MIND, "handoff": HANDOFF, "fallback": FALLBACK, "ask": ASK_ID,
+    "order": ORDER_REPLY, "refund": REFUND_STATUS, "refund_id": REFUND_STATUS_ID, "address": ADDRESS,
+    "invoice": INVOICE_ID, "faq": {"zh": FAQ.answer, "en": FAQ.answer},
+    "close_faq": {"zh": CLOSE_FAQ.answer, "en": CLOSE_FAQ.answer}, "silent": {"zh": "", "en": ""},
+}
+WORDS = {  # what the customer types, per language (the NLU result is given, so only the language matters)
+    "hello": {"zh": "你好", "en": "hello"}, "never mind": {"zh": "算了 不用了", "en": "never mind"},
+    "order": {"zh": "我的订单到哪了", "en": "where is my order"}, "id": {"zh": "A12345", "en": "A12345"},
+    "refund": {"zh": "退款多久到账", "en": "when do i get my refund"}, "angry": {"zh": "太慢了！", "en": "so slow!"},
+    "question": {"zh": "能寄到新加坡吗", "en": "do u ship internationally"}, "joke": {"zh": "讲个笑话", "en": "tell me a joke"},
+    "invoice": {"zh": "我要开发票", "en": "i need an invoice"}, "cancel": {"zh": "帮我取消", "en": "cancel it"},
+    "id in words": {"zh": "订单号是A12345", "en": "order is A12345"},
+    "address": {"zh": "能改地址吗", "en": "can i change the address"},
+}
+
+
+@pytest.fixture(scope="module")
+def conversation_domain():
+    return parse_domain(CONVERSATION_DOMAIN)
+
+
+def says(language, words, intent=None, confidence=0.9, **extra):
+    text = WORDS[words][language]
+    entities = [order_id(text)] if "A12345" in text else []
+    return nlu(text, intent, confidence, entities=entities, **extra)
+
+
+# Each conversation: (turns as (words, intent, confidence, extra NLU fields)), then per turn the expected
+# (decision kind, text key) and the slots after the last turn; run in both languages.
+CONVERSATIONS = {
+    "one negative message is answered": (
+        [("order", "order_status", 0.8, {"sentiment": NEGATIVE})], [("form", "ask")], {},
+    ),
+    "two negative messages in a row are a grievance": (
+        [("order", "order_status", 0.8, {"sentiment": NEGATIVE}), ("angry", "greet", 0.3, {"sentiment": NEGATIVE})],
+        [("form", "ask"), ("handoff", "handoff")], {},
+    ),
+    "a calm message in between resets the count": (
+        [("angry", "greet", 0.3, {"sentiment": NEGATIVE}), ("hello", "greet", 0.9, {}),
+         ("angry", "greet", 0.3, {"sentiment": NEGATIVE})],
+        [("fallback", "fallback"), ("reply", "greet"), ("fallback", "fallback")], {},
+    ),
+    "a joke read as negative is no grievance, nor a never mind": (
+        [("joke", None, 0.2, {"sentiment": NEGATIVE}), ("never mind", "never_mind", 0.9, {"sentiment": NEGATIVE}),
+         ("joke", None, 0.2, {"sentiment": NEGATIVE})],
+        [("fallback", "fallback"), ("cancel", "never_mind"), ("fallback", "fallback")], {},
+    ),
+    "never mind ends an open form": (
+        [("order", "order_status", 0.9, {}), ("never mind", "never_mind", 0.8, {}), ("id", None, 0.2, {})],
+        [("form", "ask"), ("cancel", "never_mind"), ("fallback", "fallback")], {"order_id": "A12345"},
+    ),
+    "never mind without a form is acknowledged": (
+        [("never mind", "never_mind", 0.7, {})], [("cancel", "never_mind")], {},
+    ),
+    "an unsure never mind does not end the form": (
+        [("order", "order_status", 0.9, {}), ("never mind", "never_mind", 0.3, {})],
+        [("form", "ask"), ("form", "ask")], {},
+    ),
+    "the form remembers its intent": (
+        [("cancel", "cancel_order", 0.9, {}), ("id", "order_status", 0.6, {})],
+        [("form", "ask"), ("reply", None)], {"order_id": "A12345"},
+    ),
+    "an order id before the intent is kept": (
+        [("id", None, 0.2, {}), ("order", "order_status", 0.9, {})],
+        [("fallback", "fallback"), ("reply", "order")], {"order_id": "A12345"},
+    ),
+    "an order id two messages back is asked again": (
+        [("id", None, 0.2, {}), ("hello", "greet", 0.9, {}), ("order", "order_status", 0.9, {})],
+        [("fallback", "fallback"), ("reply", "greet"), ("form", "ask")], {},
+    ),
+    "an order id after a reply that could use it answers that intent again": (
+        [("refund", "refund_status", 0.8, {}), ("id in words", "order_status", 0.55, {})],
+        [("reply", "refund"), ("reply", "refund_id")], {"order_id": "A12345"},
+    ),
+    "an order id with a confident new request follows the request": (
+        [("refund", "refund_status", 0.8, {}), ("id in words", "order_status", 0.9, {})],
+        [("reply", "refund"), ("reply", "order")], {"order_id": "A12345"},
+    ),
+    "an intent whose replies need the order id asks for it": (
+        [("invoice", "invoice", 0.9, {}), ("id", None, 0.2, {})],
+        [("form", "ask"), ("reply", "invoice")], {"order_id": "A12345"},
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("case", list(CONVERSATIONS), ids=list(CONVERSATIONS))
+def test_conversation_rules(case, language, conversation_domain):
+    turns, expected, slots = CONVERSATIONS[case]
+    messages = [says(language, words, intent, conf, **extra) for words, intent, conf, extra in turns]
+    # a bare order number has no language: the conversation's (a widget's page) is kept
+    decisions, state = talk(conversation_domain, messages, ConversationState(language=language))
+    for decision, (kind, key) in zip(decisions, expected, strict=True):
+        assert decision.kind == kind, decision.reason
+        if key is not None:
+            assert decision.text == TEXTS[key][language], decision.reason
+        assert decision.sources == [] and decision.language == language
+    assert state.slots == slots
+    if expected[-1][0] == "cancel":
+        assert state.active_form is None
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_handoff_triggers_are_typed(language, conversation_domain):
+    angry = says(language, "angry", "greet", 0.3, sentiment=NEGATIVE)
+    cases = [
+        ([says(language, "hello", "human_agent", 0.9)], "requested"),
+        ([angry, angry], "sentiment"),
+        ([says(language, "joke", None, 0.1)] * 3, "fallbacks"),
+    ]
+    for messages, trigger in cases:
+        decisions, state = talk(conversation_domain, messages)
+        assert (decisions[-1].kind, decisions[-1].trigger, state.handed_off) == ("handoff", trigger, True)
+        assert all(d.trigger is None for d in decisions[:-1])
+    assert decide(says(language, "hello", "greet"), ConversationState(), conversation_domain)[0].trigger is None
+
+
+# KB hits: (intent, confidence, hit) -> (kind, text key, sources)
+KNOWLEDGE = {
+    "a near-exact FAQ match beats a weak intent": (("order_status", 0.49), FAQ, ("kb", "faq", ["faq.csv:3"])),
+    "a confident intent beats a near-exact FAQ match": (("greet", 0.9), FAQ, ("reply", "greet", [])),
+    "out of scope with a close passage": ((None, 0.2), CLOSE_FAQ, ("kb", "close_faq", ["faq.csv:4"])),
+    "weak intent and weak passage: an honest fallback": (("order_status", 0.3), UNRELATED, ("fallback", "fallback", [])),
+    "faq intent with a weak passage: no source": (("faq", 0.9), UNRELATED, ("fallback", "fallback", [])),
+}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("case", list(KNOWLEDGE), ids=list(KNOWLEDGE))
+def test_knowledge_base_rules(case, language, conversation_domain):
+    (intent, confidence), hit, (kind, key, sources) = KNOWLEDGE[case]
+    searched = []
+    message = says(language, "question", intent, confidence)
+    decision, _ = decide(message, ConversationState(), conversation_domain, lambda text: searched.append(text) or hit)
+    assert (decision.kind, decision.text, decision.sources) == (kind, TEXTS[key][language], sources), decision.reason
+    assert set(searched) <= {message.text}
+
+
+def waiting(now=1000.0, **fields):
+    """The state of a conversation handed off at ``now``."""
+    return ConversationState(language=fields.pop("language", "en"), handed_off=True, waiting_since=now, **fields)
+
+
+# a customer waiting for an agent: (message, seconds waited) -> (kind, text key, release)
+WAITING = {
+    "asking again stays with the queue": (("hello", "greet", 0.9), 60, ("handoff", "silent", None)),
+    "never mind withdraws the request": (("never mind", "never_mind", 0.9), 60, ("cancel", "never_mind", "customer_withdrew")),
+    "an unsure never mind stays": (("never mind", "never_mind", 0.3), 60, ("handoff", "silent", None)),
+    "waiting past the timeout gets the bot back": (("hello", "greet", 0.9), 600, ("reply", "greet", "timeout")),
+    "without a clock there is no timeout": (("hello", "greet", 0.9), None, ("handoff", "silent", None)),
+}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("case", list(WAITING), ids=list(WAITING))
+def test_waiting_for_an_agent(case, language, conversation_domain):
+    (words, intent, confidence), waited, (kind, key, release) = WAITING[case]
+    state = waiting(language=language)
+    now = None if waited is None else 1000.0 + waited
+    decision, after = decide(says(language, words, intent, confidence), state, conversation_domain, now=now)
+    assert (decision.kind, decision.text, decision.release) == (kind, TEXTS[key][language], release)
+    assert after.handed_off == (release is None) and decision.handoff == (kind == "handoff")
+    if release is None:
+        assert after == state  # still waiting: nothing changes
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_handoff_records_when_the_wait_began(language, conversation_domain):
+    message = says(language, "hello", "human_agent", 0.9)
+    decision, state = decide(message, ConversationState(), conversation_domain, now=1234.5)
+    assert decision.trigger == "requested" and state.waiting_since == 1234.5
+
+
+TWO = {  # clauses: (words, intent, confidence) each -> (kind, text keys) of the joined answer
+    "two confident questions": ([("order", "order_status", 0.9), ("address", "change_address", 0.9)], None),
+    "one unsure clause: only the whole message": ([("order", "order_status", 0.9), ("joke", None, 0.2)], "whole"),
+    "the same answer twice is given once": ([("address", "change_address", 0.9)] * 2, "whole"),
+}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("case", list(TWO), ids=list(TWO))
+def test_two_questions_in_one_message(case, language, conversation_domain):
+    clauses, outcome = TWO[case]
+    parts = [says(language, words, intent, conf) for words, intent, conf in clauses]
+    order = parts[0].text + " A12345"
+    parts[0] = nlu(order, parts[0].intent, 0.9, entities=[order_id(order)]) if clauses[0][0] == "order" else parts[0]
+    whole = nlu(" ".join(p.text for p in parts), "change_address", 0.6, entities=parts[0].entities)
+    whole.parts = parts
+    decision, state = decide(whole, ConversationState(), conversation_domain)
+    if outcome == "whole":
+        assert (decision.kind, decision.text) == ("reply", ADDRESS[language])
+    else:
+        assert decision.kind == "reply"
+        assert decision.text == ORDER_REPLY[language] + "\n\n" + ADDRESS[language]
+        assert state.slots == {"order_id": "A12345"} and state.last_intent == "change_address"
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_withdrawing_with_a_question_answers_the_question(language, conversation_domain):
+    parts = [says(language, "never mind", "never_mind", 0.9), says(language, "address", "change_address", 0.9)]
+    whole = nlu(parts[0].text + " " + parts[1].text, "change_address", 0.6)
+    whole.parts = parts
+    decision, state = decide(whole, waiting(language=language), conversation_domain, now=1010.0)
+    assert decision.release == "customer_withdrew" and not state.handed_off
+    assert decision.text == NEVER_MIND[language] + "\n\n" + ADDRESS[language]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize(("trigger", "kind"), [("fallbacks", "reply"), ("requested", "handoff"), ("sentiment", "handoff")])
+def test_handed_off_for_fallbacks_an_understood_question_is_answered(trigger, kind, language, conversation_domain):
+    state = waiting(language=language, handoff_trigger=trigger)
+    decision, after = decide(says(language, "address", "change_address", 0.9), state, conversation_domain, now=1010.0)
+    assert decision.kind == kind and after.handed_off == (kind == "handoff")
+    assert decision.release == ("understood" if kind == "reply" else None)
+    unsure = says(language, "address", "change_address", 0.55)
+    assert decide(unsure, state, conversation_domain, now=1010.0)[0].kind == "handoff"

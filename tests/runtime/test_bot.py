@@ -3,13 +3,14 @@ restarts and concurrent conversations."""
 
 import random
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from kefu.runtime import Bot, MessageError, train_project
 from kefu.store import Repository, Store
-from tests.runtime.helpers import WordEmbedder, project_copy
+from tests.runtime.helpers import CHEAP_HASHER, WordEmbedder, project_copy
 
 
 def roles(repo: Repository, session_id: str) -> list[str]:
@@ -240,9 +241,72 @@ def test_a_strongly_negative_message_hands_off_and_sentiment_is_reported_and_sto
     calm = bot.handle(None, "where is my parcel")
     assert calm.sentiment["label"] == "neutral" and not calm.handoff
     assert set(calm.sentiment["probabilities"]) == {"negative", "neutral", "positive"}
-    angry = bot.handle(None, "气死我了，什么破服务")
-    assert angry.sentiment["label"] == "negative" and angry.sentiment["score"] >= 0.6
+    first = bot.handle(None, "气死我了，什么破服务")
+    assert first.sentiment["label"] == "negative" and first.sentiment["score"] >= 0.6
+    # one negative message is no grievance (issue 17); the second in a row is (policy.negative_turns 2)
+    assert not first.handoff and repo.inbox("open") == []
+    angry = bot.handle(first.session_id, "气死我了，什么破服务")
     assert angry.decision == "handoff" and angry.handoff
     assert repo.inbox("open")[0].reason == "sentiment"
     stored = repo.history(angry.session_id)[0]
     assert (stored.sentiment, stored.sentiment_score) == ("negative", pytest.approx(angry.sentiment["score"]))
+
+
+class Clock:
+    """A clock the test moves by hand (the repository's, so tickets and the bot's timing agree)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture()
+def queue_bot(tiny_project: Path, tmp_path: Path, db_url: str) -> tuple[Bot, Repository, Clock]:
+    """The tiny bot with a 10-minute handoff timeout, where "hello" means never mind (the tiny model has no
+    never-mind intent of its own), on a repository with a hand-moved clock."""
+    project = project_copy(tiny_project, tmp_path / "queue")
+    domain = (project / "domain.yml").read_text(encoding="utf-8")
+    domain = domain.replace("  greet:\n    replies:", "  greet:\n    cancel: true\n    replies:", 1)
+    domain = domain.replace("policy:\n", "policy:\n  handoff_timeout_s: 600\n", 1)
+    (project / "domain.yml").write_text(domain, encoding="utf-8")
+    clock = Clock()
+    repo = Repository(Store(db_url), password_hasher=CHEAP_HASHER, clock=clock)
+    return Bot(project, repo, embedder=WordEmbedder(), rng=random.Random(0), watch=False), repo, clock
+
+
+def test_a_customer_who_no_longer_needs_a_person_gets_the_bot_back(queue_bot) -> None:
+    bot, repo, _ = queue_bot
+    session = bot.handle(None, "I want to talk to a human").session_id
+    assert bot.handle(session, "where is my order").reply.text == ""  # waiting: silent
+    withdrawn = bot.handle(session, "hello")
+    assert (withdrawn.decision, withdrawn.status, withdrawn.handoff) == ("cancel", "bot", False)
+    assert withdrawn.reply.text == "Hi! How can I help?"
+    assert repo.inbox("open") == []
+    [ticket] = repo.inbox("closed")
+    assert (ticket.reason, ticket.close_reason) == ("requested", "customer_withdrew")
+    assert bot.handle(session, "where is my order").decision == "form"  # the bot answers again
+
+
+def test_a_customer_nobody_claims_in_time_gets_the_bot_back(queue_bot) -> None:
+    bot, repo, clock = queue_bot
+    session = bot.handle(None, "I want to talk to a human").session_id
+    clock.now += timedelta(seconds=599)
+    assert bot.handle(session, "where is my order").reply.text == ""
+    clock.now += timedelta(seconds=1)
+    back = bot.handle(session, "where is my order")
+    assert (back.decision, back.status) == ("form", "bot")
+    [ticket] = repo.inbox("closed")
+    assert ticket.close_reason == "timeout" and ticket.closed_at == clock.now
+
+
+def test_a_claimed_conversation_stays_with_the_agent_whatever_the_customer_says(queue_bot) -> None:
+    bot, repo, clock = queue_bot
+    session = bot.handle(None, "I want to talk to a human").session_id
+    repo.claim(session, repo.create_user("mei", "secret-password").id)
+    clock.now += timedelta(hours=1)
+    for text in ("hello", "where is my order"):
+        silent = bot.handle(session, text)
+        assert (silent.reply.text, silent.status, silent.intent) == ("", "human", None)
+    assert repo.inbox("claimed")[0].close_reason is None

@@ -20,7 +20,7 @@ def test_migrate_on_empty_database(db_url):
     store = Store(db_url)
     assert store.current_revision() is None
     store.migrate()
-    assert store.current_revision() == store.head_revision() == "0003"
+    assert store.current_revision() == store.head_revision() == "0004"
     assert TABLES <= set(inspect(store.engine).get_table_names())
     store.migrate()  # already at head: nothing to do, no error
     store.dispose()
@@ -69,7 +69,7 @@ def test_workers_migrating_at_once_do_not_collide(db_url):
     with ThreadPoolExecutor(max_workers=len(stores)) as pool:
         for job in [pool.submit(store.migrate) for store in stores]:
             job.result()  # re-raises a worker's error here
-    assert stores[0].current_revision() == "0003"
+    assert stores[0].current_revision() == "0004"
     for store in stores:
         store.dispose()
 
@@ -144,7 +144,7 @@ def test_0003_adds_token_versions_access_keys_and_message_ids_and_keeps_every_ro
     _fill_at_0001(store)
     everything = dict.fromkeys(TABLES, 1)
 
-    store.migrate()
+    store.migrate("0003")
     assert store.current_revision() == "0003" and _row_counts(store) == everything
     columns = {table: {c["name"] for c in inspect(store.engine).get_columns(table)} for table in TABLES}
     assert "token_version" in columns["users"]
@@ -158,4 +158,14 @@ def test_0003_adds_token_versions_access_keys_and_message_ids_and_keeps_every_ro
     assert "client_message_id" not in {c["name"] for c in inspect(store.engine).get_columns("turns")}
     store.migrate()
     assert _row_counts(store) == everything
+    store.dispose()
+
+
+def test_0004_adds_the_ticket_close_reason_and_keeps_every_row(db_url):
+    store = Store(db_url)
+    store.migrate("0003")
+    _fill_at_0001(store)
+    store.migrate()
+    assert store.current_revision() == "0004" and _row_counts(store) == dict.fromkeys(TABLES, 1)
+    assert "close_reason" in {c["name"] for c in inspect(store.engine).get_columns("handoff_tickets")}
     store.dispose()

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from kefu.conversation import ConversationStatus
 from kefu.dialogue import ConversationState
 from kefu.errors import DataError
 from kefu.server.deps import ServicesDep, UserDep
@@ -30,7 +31,7 @@ def list_conversations(
     services: ServicesDep,
     _: UserDep,
     q: Annotated[str | None, Query(max_length=200, description="a session id, or words in any turn")] = None,
-    status_: Annotated[Literal["bot", "handoff", "human", "closed"] | None, Query(alias="status")] = None,
+    status_: Annotated[ConversationStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
 ) -> list[ConversationOut]:

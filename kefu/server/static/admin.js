@@ -157,8 +157,9 @@
   function ticketItem(ticket, tab) {
     var item = el("li", { className: S.selected[tab] === ticket.session_id ? "selected" : "" },
       el("div", { text: ticket.session_id.slice(0, 8) + " · " + ticket.reason }),
-      el("div", { className: "meta", text: (ticket.status === "open" ? "waiting since " : "claimed ") +
-        when(ticket.claimed_at || ticket.created_at) }));
+      el("div", { className: "meta", text: ticket.status === "closed" ?
+        "closed (" + (ticket.close_reason || "closed").replace(/_/g, " ") + ") " + when(ticket.closed_at) :
+        (ticket.status === "open" ? "waiting since " : "claimed ") + when(ticket.claimed_at || ticket.created_at) }));
     item.setAttribute("data-session", ticket.session_id);
     item.addEventListener("click", function () { select(tab, ticket.session_id); });
     return item;
@@ -171,11 +172,13 @@
   }
 
   function loadInbox() {
-    return Promise.all([api("GET", "/inbox?status=open"), api("GET", "/inbox?status=claimed&mine=true")])
+    return Promise.all([api("GET", "/inbox?status=open"), api("GET", "/inbox?status=claimed&mine=true"),
+      api("GET", "/inbox?status=closed&limit=10")])
       .then(function (results) {
         $("inbox-count").textContent = results[0].length ? String(results[0].length) : "";
         fillList($("open-tickets"), results[0].map(function (t) { return ticketItem(t, "inbox"); }), "Nobody is waiting.");
         fillList($("my-tickets"), results[1].map(function (t) { return ticketItem(t, "inbox"); }), "None yet.");
+        fillList($("closed-tickets"), results[2].map(function (t) { return ticketItem(t, "inbox"); }), "None yet.");
         if (S.selected.inbox) return S.views.inbox.load();
       });
   }
