@@ -102,6 +102,8 @@ def widget_customer(url: str, messages: int, codes: dict[str, list]) -> None:
             answer = http.post("/api/v1/chat", json={"session_id": session, "text": "hi"})
             codes["messages"].append((answer.status_code, bool(answer.json().get("reply", {}).get("text"))))
             session = answer.json().get("session_id", session)
+            if answer.json().get("session_key"):  # the widget keeps it for the polls and the next messages
+                http.headers["X-Session-Key"] = answer.json()["session_key"]
             answered = time.monotonic()
             # as many polls as the widget makes between two messages, late ones at once: a busy test
             # machine's slow answers make the polls come closer together, never fewer
@@ -127,7 +129,8 @@ def test_three_customers_behind_one_address_get_every_message_answered(serve_wit
 def test_polls_do_not_spend_the_message_budget(serve_with) -> None:
     settings = ServerSettings(chat_rate_per_minute=1, chat_burst=2)
     with serve_with(settings) as server, httpx.Client(base_url=server.url) as http:
-        session = http.post("/api/v1/chat", json={"text": "hi"}).json()["session_id"]
+        started = http.post("/api/v1/chat", json={"text": "hi"}).json()
+        session, http.headers["X-Session-Key"] = started["session_id"], started["session_key"]
         for _ in range(10):
             assert http.get(f"/api/v1/chat/{session}/messages").status_code == 200
         assert http.post("/api/v1/chat", json={"text": "hi", "session_id": session}).status_code == 200
@@ -137,7 +140,8 @@ def test_polls_do_not_spend_the_message_budget(serve_with) -> None:
 
 def test_one_conversation_gets_a_share_of_its_addresss_messages(serve_with) -> None:
     with serve_with(ServerSettings()) as server, httpx.Client(base_url=server.url) as http:
-        session = http.post("/api/v1/chat", json={"text": "hi"}).json()["session_id"]
+        started = http.post("/api/v1/chat", json={"text": "hi"}).json()
+        session, http.headers["X-Session-Key"] = started["session_id"], started["session_key"]
         again = {"text": "hi", "session_id": session}
         assert {http.post("/api/v1/chat", json=again).status_code for _ in range(10)} == {200}
         limited = http.post("/api/v1/chat", json=again)
