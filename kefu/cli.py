@@ -475,6 +475,41 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command(
+    "test",
+    epilog="Examples:\n\n  kefu test mybot                          (every story in mybot/tests/*.yml)"
+    "\n\n  kefu test mybot mybot/tests/refunds.yml   (only these files)"
+    "\n\n  kefu test mybot --json > report.json      (each turn: file, line, story, passed, failures, observed)"
+    "\n\nExit status: 0 when every turn passes, 1 when one fails, 2 for a malformed story file.",
+)
+@_one_line_errors
+def test_stories(
+    project_dir: ProjectDir,
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Story files (default: the project's tests/*.yml)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON on stdout")] = False,
+) -> None:
+    """Play conversation stories against the project's trained bot (on a throwaway database) and check
+    every turn: intent, decision, handoff, slots, reply text, knowledge-base source."""
+    from kefu.runtime.stories import run_project_stories
+    from kefu.stories import StoryError
+
+    try:
+        report = run_project_stories(project_dir, files or None)
+    except StoryError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        for failure in report.failures():
+            out.print(failure.describe(), highlight=False, soft_wrap=True)
+        out.print(report.summary(), highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def _train_project(root: Path, force: bool) -> None:
     from kefu.runtime import train_project
 

@@ -68,7 +68,6 @@ stop the bot from working read ``"domain.yml:LINE: warning: message"``. :func:`l
 :class:`~kefu.errors.ConfigError` naming the first non-warning problem.
 """
 
-import difflib
 import re
 import string
 from collections.abc import Callable, Iterable
@@ -78,6 +77,11 @@ from typing import Any
 
 import yaml
 
+from kefu.dialogue.yaml_lines import LineMap as _Map
+from kefu.dialogue.yaml_lines import LineSeq as _Seq
+from kefu.dialogue.yaml_lines import kind_of as _kind
+from kefu.dialogue.yaml_lines import load_yaml as _load_yaml
+from kefu.dialogue.yaml_lines import suggest as _suggest
 from kefu.errors import ConfigError
 
 LANGUAGES = ("zh", "en")  # the languages detect_language can tell apart
@@ -242,78 +246,6 @@ def _read(path: str | Path) -> str:
         raise ConfigError(f"{path}: domain file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read domain file: {e}") from None
-
-
-# --- YAML with line numbers -------------------------------------------------------------------------
-
-
-class _Map(dict):
-    """A YAML mapping that remembers its own line and the line of each key (1-based)."""
-
-    def __init__(self, line: int):
-        super().__init__()
-        self.line = line
-        self.key_lines: dict[Any, int] = {}
-
-    def line_of(self, key: Any) -> int:
-        return self.key_lines.get(key, self.line)
-
-
-class _Seq(list):
-    """A YAML sequence that remembers its own line and the line of each item."""
-
-    def __init__(self, line: int):
-        super().__init__()
-        self.line = line
-        self.item_lines: list[int] = []
-
-    def line_of(self, index: int) -> int:
-        return self.item_lines[index] if index < len(self.item_lines) else self.line
-
-
-class _LineLoader(yaml.SafeLoader):
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self.duplicates: list[tuple[int, Any, int]] = []  # (line, key, line of the first one)
-
-
-def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)  # resolves "<<" merge keys
-    data = _Map(node.start_mark.line + 1)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark
-            ) from None
-        line = key_node.start_mark.line + 1
-        if key in data:
-            loader.duplicates.append((line, key, data.key_lines[key]))
-        data[key] = loader.construct_object(value_node, deep=True)
-        data.key_lines[key] = line
-    return data
-
-
-def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> _Seq:
-    data = _Seq(node.start_mark.line + 1)
-    for item in node.value:
-        data.append(loader.construct_object(item, deep=True))
-        data.item_lines.append(item.start_mark.line + 1)
-    return data
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-
-
-def _load_yaml(text: str) -> tuple[Any, list[tuple[int, Any, int]]]:
-    loader = _LineLoader(text)
-    try:
-        return loader.get_single_data(), loader.duplicates
-    finally:
-        loader.dispose()
 
 
 # --- checking and building --------------------------------------------------------------------------
@@ -694,16 +626,3 @@ _POLICY_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "handoff_on_negative": (_optional(_probability), "a number from 0 to 1, or null to disable"),
 }
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    kinds = {_Map: "a mapping", _Seq: "a list", str: "a text", bool: "true/false", int: "a number"}
-    kinds[float] = "a number"
-    return kinds.get(type(value), type(value).__name__)
-
-
-def _suggest(name: Any, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(name), list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
