@@ -156,7 +156,9 @@ def prepare(system: System, work: Path) -> tuple[Path, Path]:
             raise SystemExit(f"{settings}: no 'nlu.{key}' line to set to {value}")
     settings.write_text(text, encoding="utf-8")
     started = time.perf_counter()
-    trained = subprocess.run([*kefu, "train", str(project)], env=env, cwd=code, check=False)
+    # train_project rather than `kefu train`, which always retrains: a model whose inputs are unchanged is kept
+    train = f"from kefu.runtime import train_project; train_project({str(project)!r}, progress=False)"
+    trained = subprocess.run([sys.executable, "-c", train], env=env, cwd=code, check=False)
     if trained.returncode != 0:
         raise SystemExit(f"{system.name}: kefu train {project} failed (exit {trained.returncode})")
     print(f"{system.name}: ready in {time.perf_counter() - started:.0f} s ({project})")
