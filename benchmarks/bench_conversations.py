@@ -399,7 +399,7 @@ def main() -> None:
         parser.error(f"unknown half or system: {wrong!r}")
     sets = story_sets(halves, args.smoke)
     args.work.mkdir(parents=True, exist_ok=True)
-    console = Console()
+    console = Console(width=max(160, Console().width))  # the tables are wider than a default 80 columns
     results = {name: evaluate(SYSTEMS[name], args.work, sets) for name in names}
     if args.failures:
         for name, result in results.items():
