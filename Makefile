@@ -56,6 +56,7 @@ bench: $(STAMP) $(WRK)
 	$(BIN)/python benchmarks/bench_fuzz.py
 	$(BIN)/python benchmarks/bench_topics.py
 	$(BIN)/python benchmarks/bench_discovery.py
+	$(BIN)/python benchmarks/bench_conversations.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check kefu tests benchmarks
