@@ -29,6 +29,7 @@ from kefu.project import load_project
 from kefu.project.settings import ServerSettings
 from kefu.runtime import Bot, Erasure, MessageError, RetrainJobs, default_database_url
 from kefu.runtime.clusters import ClusterFinder
+from kefu.server.access_log import drop_query_strings
 from kefu.server.deps import Services, current_user, plain_url
 from kefu.server.limits import LoginThrottle, TokenBucket
 from kefu.server.metrics import Metrics, MetricsMiddleware
@@ -95,6 +96,7 @@ def create_app(
     ``server_settings`` replace kefu.yml's ``server:`` section (rate limits, body size, CORS origins).
     The first admin is created if there is no user (see :func:`ensure_first_admin`).
     """
+    drop_query_strings()  # whoever serves the app: kefu serve, its workers, tests
     project = load_project(project_dir)
     repo = open_repository(
         database_url or default_database_url(project.root), password_hasher=password_hasher

@@ -168,7 +168,7 @@ def test_no_password_token_or_customer_data_reaches_the_logs(serve_with, caplog:
         session_id = answer.json()["session_id"]
         http.get(f"/api/v1/chat/{session_id}/messages")
         bearer = {"Authorization": f"Bearer {token}"}
-        http.get("/api/v1/admin/conversations", params={"q": "order"}, headers=bearer)
+        http.post("/api/v1/admin/conversations/search", json={"q": "order"}, headers=bearer)
         http.get(f"/api/v1/admin/conversations/{session_id}")  # by cookie
     # the records of this process's HTTP client (httpx, httpcore) are the test's, not the server's
     server_records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
@@ -176,3 +176,26 @@ def test_no_password_token_or_customer_data_reaches_the_logs(serve_with, caplog:
     assert "POST /api/v1/admin/login" in logged and "GET /api/v1/chat/" in logged  # the access log was caught
     for secret in (ADMIN_PASSWORD, "wrong-1", token, session, EMAIL, "mei.lin"):
         assert secret not in logged
+
+
+def test_no_search_term_reaches_the_access_log(serve_with, caplog: pytest.LogCaptureFixture) -> None:
+    """The dashboard's search sends its query in the body; a query string anyone puts in a URL is cut
+    from the access log line (a phone number, an e-mail address searched for)."""
+    caplog.set_level(logging.INFO)
+    phone, email = "13812345678", "zhang.wei+kefu@example.com"
+    with (
+        serve_with(ServerSettings(), log_level="info") as server,
+        uvicorn_logs_to(caplog),
+        httpx.Client(base_url=server.url) as http,
+    ):
+        admin = login(http)
+        for term in (phone, email):
+            found = http.post("/api/v1/admin/conversations/search", json={"q": term}, headers=admin)
+            assert found.status_code == 200
+            assert http.get("/api/v1/admin/conversations", params={"q": term}, headers=admin).status_code == 400
+        assert http.get("/api/v1/chat/abc/messages", params={"after": phone}).status_code in (404, 422)
+    access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert any("POST /api/v1/admin/conversations/search" in line for line in access)
+    assert any('"GET /api/v1/admin/conversations HTTP/1.1" 400' in line for line in access), access
+    for line in access:
+        assert phone not in line and "zhang.wei" not in line and "?" not in line, line
