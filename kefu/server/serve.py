@@ -66,7 +66,7 @@ def serve(
     if workers > 1:
         # the first admin is made here, once, so its password is printed once and not by every worker
         repo = open_repository(database_url or default_database_url(root))
-        ensure_first_admin(repo)
+        ensure_first_admin(repo, root)
         repo.store.dispose()
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             metrics_dir = tempfile.mkdtemp(prefix="kefu-metrics-")
