@@ -101,6 +101,29 @@ def test_admins_erase_a_customer_or_a_conversation_and_nothing_of_it_is_left(
     assert again.status_code == 404 and other in again.json()["detail"]
 
 
+def _sqlite_files(server: RunningServer) -> bytes:
+    """The bytes of the server's SQLite database with its WAL and shared-memory files."""
+    database = Path(server.services.repo.store.url.database)
+    files = [database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")]
+    return b"".join(path.read_bytes() for path in files if path.is_file())
+
+
+def test_erased_text_is_left_in_no_byte_of_the_sqlite_files(sqlite_server: RunningServer) -> None:
+    erased, kept = _marker(), _marker()
+    with httpx.Client(base_url=sqlite_server.url) as http:
+        admin = login(http)
+        for _ in range(3):
+            _send(http, f"where is my order {erased}", customer_id="cust-erased")
+        _send(http, f"hello {kept}", customer_id="cust-kept")
+        session = _send(http, f"hello again {erased}")["session_id"]
+        assert erased.encode() in _sqlite_files(sqlite_server)  # written: the check below is not vacuous
+        assert http.delete("/api/v1/admin/customers/cust-erased", headers=admin).json() == {"deleted": 3}
+        assert http.delete(f"/api/v1/admin/conversations/{session}", headers=admin).json() == {"deleted": 1}
+        on_disk = _sqlite_files(sqlite_server)
+    # neither in the WAL's old frames nor in the database file's freed space
+    assert erased.encode() not in on_disk and kept.encode() in on_disk
+
+
 def test_erasing_a_customer_removes_their_reviewed_turns_from_data_reviewed_yml(
     private_project: Path, db_url: str
 ) -> None:
