@@ -1,9 +1,10 @@
 """Retrain from reviewed turns while the bot keeps answering, then swap the new model in.
 
-A job: regenerate ``data/reviewed.yml`` from the labelled reviews (:mod:`kefu.runtime.reviewed`; the
-user's ``data/nlu.yml`` is never touched) -> :func:`train_project` (the model retrains because its
-training files changed; the knowledge index only if ``knowledge/`` changed) -> :meth:`Bot.swap_model`.
-The old model answers until the new one is fully loaded.
+A job: export ``data/reviewed.yml`` from the labelled reviews for the training, and remove it after
+(:func:`kefu.runtime.reviewed.reviewed_for_training`; the user's ``data/nlu.yml`` is never touched) ->
+:func:`train_project` (the model retrains because its training files changed; the knowledge index only
+if ``knowledge/`` changed) -> :meth:`Bot.swap_model`. The old model answers until the new one is fully
+loaded.
 
 A job's progress is a small JSON file in ``models/jobs/``, rewritten atomically after every step and
 epoch, so whichever server worker is asked can report it, not only the one running it.
@@ -20,7 +21,7 @@ from typing import Any
 
 from kefu.errors import KefuError
 from kefu.runtime.bot import Bot
-from kefu.runtime.reviewed import export_reviewed, write_atomic
+from kefu.runtime.reviewed import reviewed_for_training, write_atomic
 from kefu.runtime.training import nlu_model_dir, train_project
 from kefu.store import ConflictError, NotFoundError
 
@@ -86,17 +87,18 @@ class RetrainJobs:
     def _run(self, job: dict[str, Any]) -> None:
         bot = self.bot
         try:
-            total, added = export_reviewed(bot.repo, bot.project)
-            self._update(job, step="train", reviewed_examples=total, added_examples=added, progress=0.05)
             epochs = max(job["epochs"], 1)
 
             def on_epoch(record: dict) -> None:
                 epoch = int(record.get("epoch", 0))
                 self._update(job, epoch=epoch, progress=round(0.05 + 0.85 * epoch / epochs, 3))
 
-            summary = train_project(
-                bot.project.root, progress=False, embedder=bot.given_embedder, on_epoch=on_epoch
-            )
+            # added: labelled since the model answering now was trained
+            with reviewed_for_training(bot.repo, bot.project, _trained_at(bot)) as (total, added):
+                self._update(job, step="train", reviewed_examples=total, added_examples=added, progress=0.05)
+                summary = train_project(
+                    bot.project.root, progress=False, embedder=bot.given_embedder, on_epoch=on_epoch
+                )
             self._update(job, step="swap", progress=0.95)
             knowledge = summary.get("knowledge")
             if knowledge is not None and not knowledge["reused"]:
@@ -156,6 +158,14 @@ def _alive(job: dict[str, Any]) -> bool:
     except (OSError, ValueError, KeyError, TypeError):
         return False
     return True
+
+
+def _trained_at(bot: Bot) -> datetime | None:
+    """When the model answering now was trained (None for a model that does not say)."""
+    try:
+        return datetime.fromisoformat(bot.engine.model.metrics["trained_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _public(job: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from kefu.project import load_project
-from kefu.runtime import default_database_url, train_project
+from kefu.runtime import default_database_url, reviewed_for_training, train_project
 from kefu.server.app import ENV_PROJECT, app_from_env, ensure_first_admin
 from kefu.server.security import load_secret
 from kefu.store import open_repository
@@ -42,7 +42,14 @@ def serve(
     project = load_project(project_dir)
     root = project.root.resolve()
     if train:
-        summary = train_project(root, progress=True)
+        # the reviews labelled in the dashboard are trained on too, from the database (data/reviewed.yml
+        # exists only while a training runs); an unchanged set reuses the model
+        repo = open_repository(database_url or default_database_url(root))
+        try:
+            with reviewed_for_training(repo, project):
+                summary = train_project(root, progress=True)
+        finally:
+            repo.store.dispose()
         nlu, kb = summary["nlu"], summary["knowledge"]
         state = "unchanged" if nlu["reused"] else f"trained in {nlu.get('seconds', 0):.0f} s"
         print(f"kefu: intent model {nlu['version']} ({state})", file=sys.stderr)

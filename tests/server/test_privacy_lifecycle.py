@@ -149,6 +149,42 @@ def test_erasing_a_customer_removes_their_reviewed_turns_from_data_reviewed_yml(
     assert not reviewed_file(project).exists()  # nothing labelled is left: the module's project is as it was
 
 
+def _files_holding(root: Path, text: str) -> list[str]:
+    """The project's files that hold ``text``, the trained model's weights and vocabulary aside (what a
+    model learned stays until it is trained again)."""
+    model = root / "models" / "nlu"
+    return [str(path.relative_to(root)) for path in root.rglob("*")
+            if path.is_file() and model not in path.parents and text.encode() in path.read_bytes()]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_an_erasure_on_one_instance_leaves_the_text_in_no_file_of_another(
+    tiny_project: Path, db_url: str, tmp_path: Path
+) -> None:
+    """Two servers with their own copies of the project on one database: B retrains from a reviewed turn,
+    A erases its customer, and no file of B holds the turn's text, at once, not after B's next purge."""
+    erased = f"howdy partner {_marker()}"
+    a_root, b_root = (project_copy(tiny_project, tmp_path / name) for name in ("a", "b"))
+    with (
+        start_server(a_root, db_url) as a, start_server(b_root, db_url) as b,
+        httpx.Client(base_url=a.url) as http_a, httpx.Client(base_url=b.url, timeout=30) as http_b,
+    ):
+        session = _send(http_a, erased, customer_id="cust-erased")["session_id"]
+        [turn] = [t for t in a.services.repo.history(session) if t.role == "customer"]
+        review = a.services.repo.add_review(turn.id, "low_confidence")
+        admin_b = login(http_b)
+        labelled = http_b.post(f"/api/v1/admin/reviews/{review.id}/label", headers=admin_b,
+                               json={"intent": "greet"})
+        assert labelled.status_code == 200
+        job = http_b.post("/api/v1/admin/retrain", headers=admin_b).json()
+        b.services.jobs.wait(120)
+        status = http_b.get(f"/api/v1/admin/retrain/{job['id']}", headers=admin_b).json()
+        assert (status["status"], status["reviewed_examples"]) == ("succeeded", 1), status
+
+        assert http_a.delete("/api/v1/admin/customers/cust-erased", headers=login(http_a)).json() == {"deleted": 1}
+        assert _files_holding(b_root, erased) == [] and _files_holding(a_root, erased) == []
+
+
 @pytest.mark.parametrize("customer_id", ["li@example.com", "Li Wei", "x" * 129, ""])
 def test_a_customer_id_that_is_not_an_opaque_account_id_is_refused(
     sqlite_server: RunningServer, customer_id: str
