@@ -1,5 +1,6 @@
 """Run the kefu app under a real uvicorn server in a thread, and small HTTP helpers for the tests."""
 
+import logging
 import socket
 import threading
 import time
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
@@ -101,3 +103,17 @@ def chat(http: httpx.Client, text: str, session_id: str | None = None) -> dict:
     response = http.post("/api/v1/chat", json={"session_id": session_id, "text": text})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+@contextmanager
+def uvicorn_logs_to(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """uvicorn's loggers do not propagate to the root, where caplog listens: hand them its handler too
+    (once the server has started: configuring uvicorn's logging replaces their handlers)."""
+    loggers = [logging.getLogger(name) for name in ("uvicorn.access", "uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(caplog.handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(caplog.handler)

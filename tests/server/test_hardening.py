@@ -4,8 +4,6 @@ errors that do not echo input, CORS, security headers on every response, and log
 import logging
 import re
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -14,7 +12,7 @@ import pytest
 from kefu.project.settings import ServerSettings
 from kefu.server.app import cors_origins
 from kefu.server.pages import STATIC_DIR
-from tests.server.helpers import ADMIN_PASSWORD, RunningServer, login, start_server
+from tests.server.helpers import ADMIN_PASSWORD, RunningServer, login, start_server, uvicorn_logs_to
 
 EMAIL = "mei.lin.1987@example.com"
 JSON = {"Content-Type": "application/json"}
@@ -137,20 +135,6 @@ def test_the_pages_have_no_inline_script_or_style() -> None:
         html = (STATIC_DIR / page).read_text(encoding="utf-8")
         assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == [], page
         assert re.findall(r"<style|\sstyle=|\son[a-z]+=", html) == [], page
-
-
-@contextmanager
-def uvicorn_logs_to(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """uvicorn's loggers do not propagate to the root, where caplog listens: hand them its handler too
-    (once the server has started: configuring uvicorn's logging replaces their handlers)."""
-    loggers = [logging.getLogger(name) for name in ("uvicorn.access", "uvicorn.error")]
-    for logger in loggers:
-        logger.addHandler(caplog.handler)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeHandler(caplog.handler)
 
 
 def test_no_password_token_or_customer_data_reaches_the_logs(serve_with, caplog: pytest.LogCaptureFixture) -> None:
