@@ -606,6 +606,52 @@ def purge(
     out.print(f"deleted {_conversations(deleted)} inactive for more than {days} days", highlight=False)
 
 
+users_app = typer.Typer(help="Dashboard users: passwords.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command(
+    "set-password",
+    epilog="Examples:\n\n  kefu users set-password mybot admin    (asks for the new password twice)"
+    "\n\n  kefu users set-password mybot admin --generate    (a random one, shown once)"
+    "\n\n  printf '%s\\n' \"$NEW_PASSWORD\" | kefu users set-password mybot mei    (from stdin)"
+    "\n\n  KEFU_DATABASE_URL=postgresql+psycopg://kefu@db/kefu kefu users set-password mybot admin",
+)
+@_one_line_errors
+def set_password(
+    project_dir: ProjectDir,
+    username: Annotated[str, typer.Argument(help="The dashboard user; with no users yet, the first admin")],
+    generate: Annotated[bool, typer.Option("--generate", help="Make up a random password and show it once")] = False,
+    database: Database = None,
+) -> None:
+    """Set a dashboard user's password; on a database without users, create USERNAME as the first admin.
+    The password is asked for on a terminal, else read as one line from stdin. A generated one is printed
+    on a terminal, else written to the project's .kefu-admin-password file (mode 0600)."""
+    from kefu.project import load_project
+    from kefu.runtime import default_database_url
+    from kefu.server.passwords import MIN_PASSWORD_CHARS, generated_password, show_password
+    from kefu.server.passwords import set_password as give_password
+    from kefu.store import open_repository
+
+    root = load_project(project_dir).root
+    if generate:
+        password = generated_password()
+    elif sys.stdin.isatty():
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not generate and len(password) < MIN_PASSWORD_CHARS:
+        _fail(f"the password needs at least {MIN_PASSWORD_CHARS} characters (got {len(password)})")
+    repo = open_repository(database or default_database_url(root))
+    try:
+        created = give_password(repo, username, password)
+    finally:
+        repo.store.dispose()
+    err.print(f"{'created dashboard admin' if created else 'set the password of'} {username!r}", highlight=False)
+    if generate:
+        show_password(username, password, root)
+
+
 def _erasure(project, database: str | None):
     """Deletion from the store of the project's conversations (``database``, else the one its server
     uses) and from the project's files made of them."""

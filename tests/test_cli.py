@@ -17,6 +17,8 @@ def test_every_command_has_help_with_examples():
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, command
         assert "Example" in result.output
+    result = runner.invoke(app, ["users", "set-password", "--help"])
+    assert result.exit_code == 0 and "Example" in result.output
 
 
 def test_train_evaluate_predict(tmp_path, tiny_examples):

@@ -463,13 +463,21 @@ class RuleExtractor:
 
     def extract(self, text: str, now: datetime | date | None = None) -> list[Entity]:
         """All rules' entities with overlaps resolved, sorted by start."""
-        candidates = [(entity, rule.priority) for rule in self.rules for entity in rule.extract(text, now)]
-        candidates.sort(key=lambda item: (item[0].start - item[0].end, item[1], item[0].start))
-        kept: list[Entity] = []
-        for entity, _ in candidates:
-            if all(entity.end <= other.start or entity.start >= other.end for other in kept):
-                kept.append(entity)
-        return sorted(kept, key=lambda entity: (entity.start, entity.end))
+        return non_overlapping(self.candidates(text, now))
+
+    def candidates(self, text: str, now: datetime | date | None = None) -> list[tuple[Entity, int]]:
+        """Every rule's entities, overlapping, each with its rule's priority (for :func:`non_overlapping`)."""
+        return [(entity, rule.priority) for rule in self.rules for entity in rule.extract(text, now)]
+
+
+def non_overlapping(candidates: list[tuple[Entity, int]]) -> list[Entity]:
+    """(entity, priority) pairs with overlaps resolved as :class:`RuleExtractor` does, sorted by start."""
+    ranked = sorted(candidates, key=lambda item: (item[0].start - item[0].end, item[1], item[0].start))
+    kept: list[Entity] = []
+    for entity, _ in ranked:
+        if all(entity.end <= other.start or entity.start >= other.end for other in kept):
+            kept.append(entity)
+    return sorted(kept, key=lambda entity: (entity.start, entity.end))
 
 
 def from_config(config: Mapping) -> RuleExtractor:

@@ -6,7 +6,8 @@
 
 Found: e-mail addresses, phone numbers, mainland resident ID numbers (checksum and birth date checked),
 payment card numbers (Luhn and issuer checked), IPv4/IPv6 addresses and configured patterns. Order ids,
-prices, dates, times, quantities and tracking numbers are left as they are.
+prices, dates, times, quantities and tracking numbers are left as they are, unless one is a valid phone,
+card or ID number: then only the shop's own order pattern keeps it (``Redactor(keep=...)``).
 """
 
 from kefu.privacy.redactor import Redactor

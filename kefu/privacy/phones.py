@@ -1,10 +1,10 @@
 """Phone numbers: the entity rules' phone extractor (``phonenumbers`` for the configured regions, plus
-mainland mobile numbers with or without +86/86), with two more refusals that matter for redaction.
+mainland mobile numbers with or without +86/86), with one more refusal that matters for redaction: a
+number that runs on into a clock time is a timestamp (``phonenumbers`` reads ``2023.11.08 14`` of
+``2023.11.08 14:30`` as a phone number).
 
-- A number that runs on into a clock time is a timestamp (``phonenumbers`` reads ``2023.11.08 14`` of
-  ``2023.11.08 14:30`` as a phone number).
-- A number labelled as an order, tracking or invoice number is a reference
-  (:mod:`kefu.privacy.references`).
+A label does not make a valid number something else: ``订单13812345678`` is a phone number (only the shop's
+own order pattern keeps one, see :class:`kefu.privacy.Redactor`).
 """
 
 import re
@@ -13,7 +13,6 @@ from datetime import date, datetime
 
 from kefu.entities import BuiltinRule
 from kefu.entities.spans import Entity
-from kefu.privacy.references import introduced_as_reference
 
 _CLOCK_AFTER = re.compile(r":[0-9]")
 
@@ -28,8 +27,4 @@ class PhoneRule:
         self._phones = BuiltinRule("phone", tuple(regions))  # also checks the region codes
 
     def extract(self, text: str, now: datetime | date | None = None) -> list[Entity]:
-        return [
-            phone for phone in self._phones.extract(text)
-            if not _CLOCK_AFTER.match(text, phone.end)
-            and not introduced_as_reference(text, phone.start)
-        ]
+        return [phone for phone in self._phones.extract(text) if not _CLOCK_AFTER.match(text, phone.end)]

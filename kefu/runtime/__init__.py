@@ -22,7 +22,7 @@ from kefu.runtime.bot import (
 from kefu.runtime.erasure import Erasure
 from kefu.runtime.privacy import redact
 from kefu.runtime.retrain import RetrainJobs
-from kefu.runtime.reviewed import export_reviewed
+from kefu.runtime.reviewed import export_reviewed, reviewed_for_training
 from kefu.runtime.training import train_project
 
 __all__ = [
@@ -38,5 +38,6 @@ __all__ = [
     "default_database_url",
     "export_reviewed",
     "redact",
+    "reviewed_for_training",
     "train_project",
 ]

@@ -140,8 +140,8 @@ class Bot:
         watch: bool = True,
     ) -> None:
         self.project: Project = load_project(project_dir)
-        self.redact = project_redaction(self.project.settings.privacy)  # kefu.yml privacy: what is masked
-        self.redact_entity = project_entity_redaction(self.project.settings.privacy)
+        self.redact = project_redaction(self.project.settings)  # kefu.yml privacy: what is masked
+        self.redact_entity = project_entity_redaction(self.project.settings)
         self.repo = repository or open_repository(default_database_url(self.project.root))
         self.rng = rng or random.Random()
         self.watch = watch
@@ -265,8 +265,8 @@ class Bot:
         engine = load_engine(project, self._embedder)
         with self._swap_lock:
             self.project = project
-            self.redact = project_redaction(project.settings.privacy)
-            self.redact_entity = project_entity_redaction(project.settings.privacy)
+            self.redact = project_redaction(project.settings)
+            self.redact_entity = project_entity_redaction(project.settings)
             self._engine = engine
         log.info("model %s is answering (reloaded)", engine.version)
         return engine.version

@@ -3,18 +3,20 @@
 
 The repository's own deletions (`Repository.delete_conversation`, ...) clear the database only; the
 server, ``kefu erase`` and ``kefu purge`` go through :class:`Erasure`, whose methods take the same
-arguments and return the same counts. A model trained on the file before an erasure keeps what it learned
-until the next retrain, which the erasure does not start.
+arguments and return the same counts. The reviewed file exists only while a training runs
+(:mod:`kefu.runtime.reviewed`), so another instance keeps none to reach; the one here, if a training is
+under way, is rewritten at once. A model trained before an erasure keeps what it learned until the next
+training, which the erasure does not start (``kefu serve`` retrains at start when the reviews changed).
 """
 
 from kefu.project import Project
-from kefu.runtime.reviewed import export_reviewed
+from kefu.runtime.reviewed import refresh_reviewed
 from kefu.store import Repository
 
 
 class Erasure:
-    """Deletes conversations from ``repo``, then regenerates the project's reviewed examples from the
-    reviews that remain, so no text of a deleted conversation stays in them."""
+    """Deletes conversations from ``repo``, then regenerates the project's reviewed examples, if a training
+    has them on disk, from the reviews that remain, so no text of a deleted conversation stays in them."""
 
     def __init__(self, repo: Repository, project: Project) -> None:
         self.repo = repo
@@ -41,4 +43,4 @@ class Erasure:
     def _rewrite_derived_files(self) -> None:
         # also when nothing was deleted now: it heals a file left behind by a store-level erasure, and
         # writes nothing when the file already matches the database
-        export_reviewed(self.repo, self.project)
+        refresh_reviewed(self.repo, self.project)

@@ -2,8 +2,9 @@
 
 :func:`redact` masks personal data with the default :class:`kefu.privacy.Redactor` (e-mail, phone, ID and
 card numbers, IP addresses); a bot uses :func:`project_redaction`, which follows the project's ``privacy:``
-settings in ``kefu.yml`` (more patterns, other phone regions, or no redaction at all), and
-:func:`project_entity_redaction` for the entities recorded with a message.
+settings in ``kefu.yml`` (more patterns, other phone regions, or no redaction at all) and keeps the order
+ids its ``entities.regexes`` patterns match, and :func:`project_entity_redaction` for the entities recorded
+with a message.
 """
 
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import Any
 
 from kefu.privacy import Redactor
 from kefu.privacy.spans import placeholder
-from kefu.project.settings import PrivacySettings
+from kefu.project.settings import ProjectSettings
 
 
 @cache
@@ -29,14 +30,21 @@ def _unchanged(value: Any) -> Any:
     return value
 
 
-def project_redaction(settings: PrivacySettings) -> Callable[[str], str]:
+def project_redactor(settings: ProjectSettings) -> Redactor:
+    """The redactor of ``privacy:``, keeping what the project's own ``entities.regexes`` match in full
+    (an order id in the shop's format is not personal data, even when it looks like a phone number)."""
+    privacy = settings.privacy
+    return Redactor(privacy.patterns, privacy.phone_regions, keep=settings.entities.regexes)
+
+
+def project_redaction(settings: ProjectSettings) -> Callable[[str], str]:
     """What a project masks in customer text: its ``privacy:`` section as a text-to-text function."""
-    if not settings.redact:
+    if not settings.privacy.redact:
         return _unchanged
-    return Redactor(settings.patterns, settings.phone_regions).redact
+    return project_redactor(settings).redact
 
 
-def project_entity_redaction(settings: PrivacySettings) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def project_entity_redaction(settings: ProjectSettings) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """What a project stores of an entity found in a customer message (an ``Entity.to_dict()``).
 
     The model only sees redacted text, so an entity value is personal data only when a rule found some
@@ -44,9 +52,9 @@ def project_entity_redaction(settings: PrivacySettings) -> Callable[[dict[str, A
     (``phone``, ``email``, a ``privacy.patterns`` name ...) gets the placeholder as its value, and any other
     value is redacted like the text.
     """
-    if not settings.redact:
+    if not settings.privacy.redact:
         return _unchanged
-    redactor = Redactor(settings.patterns, settings.phone_regions)
+    redactor = project_redactor(settings)
 
     def masked(entity: dict[str, Any]) -> dict[str, Any]:
         kind = entity["type"]

@@ -1,12 +1,13 @@
 """Retrain from reviewed turns while the bot keeps answering, then swap the new model in.
 
-A job: regenerate ``data/reviewed.yml`` from the labelled reviews (:mod:`kefu.runtime.reviewed`; the
-user's ``data/nlu.yml`` is never touched) -> :func:`train_project` on a copy of the project in
-``models/candidate/`` (the model retrains because its training files changed; the knowledge index only if
-``knowledge/`` changed) -> the project's stories (``tests/*.yml``) against the candidate, on a throwaway
-database -> the candidate's models replace the project's -> :meth:`Bot.swap_model`. A candidate that
-fails a story is thrown away and the job fails saying which stories; the old model answers throughout,
-here and in every other server worker (they reload only when the project's own model files change).
+A job: export ``data/reviewed.yml`` from the labelled reviews for the training, and remove it after
+(:func:`kefu.runtime.reviewed.reviewed_for_training`; the user's ``data/nlu.yml`` is never touched) ->
+:func:`train_project` on a copy of the project in ``models/candidate/`` (the model retrains because its
+training files changed; the knowledge index only if ``knowledge/`` changed) -> the project's stories
+(``tests/*.yml``) against the candidate, on a throwaway database -> the candidate's models replace the
+project's -> :meth:`Bot.swap_model`. A candidate that fails a story is thrown away and the job fails saying
+which stories; the old model answers throughout, here and in every other server worker (they reload only
+when the project's own model files change).
 
 A job's progress is a small JSON file in ``models/jobs/``, rewritten atomically after every step and
 epoch, so whichever server worker is asked can report it, not only the one running it.
@@ -26,7 +27,7 @@ from typing import Any
 from kefu.errors import KefuError
 from kefu.project.settings import MODELS_DIR
 from kefu.runtime.bot import Bot
-from kefu.runtime.reviewed import export_reviewed, write_atomic
+from kefu.runtime.reviewed import reviewed_for_training, write_atomic
 from kefu.runtime.stories import StoriesFailed, check_candidate
 from kefu.runtime.training import KNOWLEDGE_INDEX_DIR, NLU_MODEL_DIR, nlu_model_dir, train_project
 from kefu.store import ConflictError, NotFoundError
@@ -96,15 +97,17 @@ class RetrainJobs:
         bot = self.bot
         candidate = bot.project.models_dir / CANDIDATE_DIR
         try:
-            total, added = export_reviewed(bot.repo, bot.project)
-            self._update(job, step="train", reviewed_examples=total, added_examples=added, progress=0.05)
             epochs = max(job["epochs"], 1)
 
             def on_epoch(record: dict) -> None:
                 epoch = int(record.get("epoch", 0))
                 self._update(job, epoch=epoch, progress=round(0.05 + 0.85 * epoch / epochs, 3))
 
-            _copy_project(bot.project.root, candidate)
+            # added: labelled since the model answering now was trained; the candidate is a copy of the
+            # project with the exported file, removed with it in the end
+            with reviewed_for_training(bot.repo, bot.project, _trained_at(bot)) as (total, added):
+                self._update(job, step="train", reviewed_examples=total, added_examples=added, progress=0.05)
+                _copy_project(bot.project.root, candidate)
             summary = train_project(candidate, progress=False, embedder=bot.given_embedder, on_epoch=on_epoch)
             self._update(job, step="stories", progress=0.9)
             try:
@@ -204,6 +207,14 @@ def _alive(job: dict[str, Any]) -> bool:
     except (OSError, ValueError, KeyError, TypeError):
         return False
     return True
+
+
+def _trained_at(bot: Bot) -> datetime | None:
+    """When the model answering now was trained (None for a model that does not say)."""
+    try:
+        return datetime.fromisoformat(bot.engine.model.metrics["trained_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _public(job: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""``data/reviewed.yml``: the labelled reviews of the database as training examples.
+"""``data/reviewed.yml``: the labelled reviews of the database as training examples, for one training.
 
-The file is derived data, never a source: every write regenerates it whole from the reviews still in the
-database, so erasing or purging a conversation (which deletes its reviews) and rewriting the file leaves
-no text of it behind (:class:`kefu.runtime.Erasure` does both). Merging with what the file held, or
-tagging its entries with turn ids to delete them later, would keep text whose review is gone: the
-entries of hand edits, of reviews deleted by a store-level erasure, of reviews dismissed after labelling.
+The reviews table of the shared store is the only source; the file is a derived export that lives for the
+length of a training (:func:`reviewed_for_training`: written from the store right before, removed right
+after), so no instance keeps one that an erasure elsewhere could not reach. Each write regenerates it
+whole from the reviews still in the database; merging with what the file held, or tagging its entries
+with turn ids to delete them later, would keep text whose review is gone. An erasure on the instance
+that is training rewrites its file at once (:func:`refresh_reviewed`); everywhere else there is none.
 Examples of one's own belong in ``data/nlu.yml``.
 
 Writers take a lock first (a retrain's export and an erasure may run in different server workers): an
@@ -17,13 +18,12 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 
-from kefu.data import load_examples
 from kefu.entities import parse_inline
-from kefu.errors import KefuError
 from kefu.project import Project
 from kefu.runtime.training import reviewed_file
 from kefu.store import Repository, ReviewRecord
@@ -31,26 +31,47 @@ from kefu.store import Repository, ReviewRecord
 PAGE = 200
 LOCK_FILE = "reviewed.lock"  # in models/, which projects keep out of version control
 REVIEWED_HEADER = (
-    "# Written by kefu from the reviews labelled in the dashboard, and trained on with data/nlu.yml.\n"
-    "# Do not edit: every retrain and every erasure rewrites it from the database. Own examples go in\n"
-    "# data/nlu.yml.\n"
+    "# Written by kefu from the reviews labelled in the dashboard, for one training with data/nlu.yml,\n"
+    "# and removed after it: the database is where they live. Own examples go in data/nlu.yml.\n"
 )
 
 
-def export_reviewed(repo: Repository, project: Project) -> tuple[int, int]:
-    """Regenerate ``data/reviewed.yml`` from the labelled reviews; return (examples in it, new or relabelled).
+def export_reviewed(repo: Repository, project: Project, since: datetime | None = None) -> tuple[int, int]:
+    """Regenerate ``data/reviewed.yml`` from the labelled reviews; return (examples in it, those labelled
+    after ``since``: all of them without it).
 
     A text labelled twice takes its latest label. Texts that look like entity markup (``[x](type)``) are
     left out: the loader would read them as markup. Without labelled reviews the file is deleted (the
     loader refuses a file without examples).
     """
-    path = reviewed_file(project)
     with _writing(project):
         labels = _labels(repo)
-        before = _labels_in(path)
-        _make_hold(path, REVIEWED_HEADER + _yaml(labels) if labels else None)
-    added = sum(1 for text, intent in labels.items() if before.get(text) != intent)
+        _make_hold(reviewed_file(project), _file_text(labels))
+    added = sum(1 for _, labelled_at in labels.values() if since is None or labelled_at > since)
     return len(labels), added
+
+
+@contextmanager
+def reviewed_for_training(
+    repo: Repository, project: Project, since: datetime | None = None
+) -> Iterator[tuple[int, int]]:
+    """``data/reviewed.yml`` exported from the store (:func:`export_reviewed`'s counts) for the block, a
+    training, and removed when it ends however it ends."""
+    counts = export_reviewed(repo, project, since)
+    try:
+        yield counts
+    finally:
+        with _writing(project):
+            reviewed_file(project).unlink(missing_ok=True)
+
+
+def refresh_reviewed(repo: Repository, project: Project) -> None:
+    """Regenerate the project's reviewed file if it has one (a training is under way here, or an older kefu
+    or a crash left it), so that it holds no text of a review deleted since; never create one."""
+    with _writing(project):
+        path = reviewed_file(project)
+        if path.is_file():
+            _make_hold(path, _file_text(_labels(repo)))
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -72,28 +93,24 @@ def _make_hold(path: Path, text: str | None) -> None:
         write_atomic(path, text)
 
 
-def _labels(repo: Repository) -> dict[str, str]:
-    """text -> corrected intent of every labelled review, the latest label winning."""
+def _labels(repo: Repository) -> dict[str, tuple[str, datetime]]:
+    """text -> (corrected intent, when labelled) of every labelled review, the latest label winning."""
     reviews: list[ReviewRecord] = []
     while True:
         page = repo.review_queue("labelled", limit=PAGE, offset=len(reviews))
         reviews += page
         if len(page) < PAGE:
             break
-    labels: dict[str, str] = {}
+    labels: dict[str, tuple[str, datetime]] = {}
     for review in sorted(reviews, key=lambda r: r.reviewed_at or r.created_at):
         text = " ".join(review.text.split())
         if text and review.corrected_intent and parse_inline(text)[0] == text:
-            labels[text] = review.corrected_intent
+            labels[text] = (review.corrected_intent, review.reviewed_at or review.created_at)
     return labels
 
 
-def _labels_in(path: Path) -> dict[str, str]:
-    """What the file holds now, to count what changed; a missing or unreadable file holds nothing."""
-    try:
-        return {example.text: example.label for example in load_examples(path)}
-    except KefuError:
-        return {}
+def _file_text(labels: dict[str, tuple[str, datetime]]) -> str | None:
+    return REVIEWED_HEADER + _yaml({text: intent for text, (intent, _) in labels.items()}) if labels else None
 
 
 def _yaml(labels: dict[str, str]) -> str:

@@ -12,9 +12,9 @@ N`` runs N copies of it on one port.
 
 import logging
 import os
-import secrets
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from argon2 import PasswordHasher
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -30,6 +30,7 @@ from kefu.project import load_project
 from kefu.project.settings import ServerSettings
 from kefu.runtime import Bot, Erasure, MessageError, RetrainJobs, default_database_url
 from kefu.runtime.clusters import ClusterFinder
+from kefu.server.access_log import drop_query_strings
 from kefu.server.deps import Services, current_user, plain_url
 from kefu.server.limits import ChatLimits, SignInThrottle
 from kefu.server.metrics import Metrics, MetricsMiddleware
@@ -39,6 +40,7 @@ from kefu.server.middleware import (
     SecurityHeadersMiddleware,
 )
 from kefu.server.pages import router as pages_router
+from kefu.server.passwords import generated_password, show_password
 from kefu.server.retention import retention_lifespan
 from kefu.server.routes import (
     analytics,
@@ -102,12 +104,13 @@ def create_app(
     ``server_settings`` replace kefu.yml's ``server:`` section (rate limits, body size, CORS origins).
     The first admin is created if there is no user (see :func:`ensure_first_admin`).
     """
+    drop_query_strings()  # whoever serves the app: kefu serve, its workers, tests
     project = load_project(project_dir)
     repo = open_repository(
         database_url or default_database_url(project.root), password_hasher=password_hasher
     )
     bot = Bot(project.root, repo, embedder=embedder)
-    ensure_first_admin(repo)
+    ensure_first_admin(repo, project.root)
     metrics = Metrics()
     repo.store.faults.listen(metrics.database_fault, metrics.database_retries.inc)
     limits = server_settings or project.settings.server
@@ -185,34 +188,27 @@ def cors_origins(settings: ServerSettings) -> list[str]:
     return [origin.strip() for origin in override.split(",") if origin.strip()]
 
 
-def ensure_first_admin(repo: Repository) -> None:
+def ensure_first_admin(repo: Repository, project_dir: Path, stream: TextIO | None = None) -> None:
     """Create the first admin when there are no users at all.
 
     The username is $KEFU_ADMIN_USER (default ``admin``) and the password $KEFU_ADMIN_PASSWORD; without
-    it a random password is generated and printed once to the console, never logged or stored in clear.
+    it a random password is generated and shown once (:func:`kefu.server.passwords.show_password`: on a
+    terminal, else in a private file of ``project_dir``), never logged or stored in clear. ``stream`` is
+    where kefu says so (default stderr).
     """
     if repo.list_users():
         return
     username = os.environ.get(ENV_ADMIN_USER) or "admin"
     given = os.environ.get(ENV_ADMIN_PASSWORD)
-    password = given or secrets.token_urlsafe(12)
+    password = given or generated_password()
     try:
         repo.create_user(username, password, role="admin")
-    except ConflictError:  # another worker created it a moment ago (and printed its password)
+    except ConflictError:  # another worker created it a moment ago (and showed its password)
         return
-    if given:
-        print(
-            f"kefu: created dashboard admin {username!r} with the password from {ENV_ADMIN_PASSWORD}",
-            file=sys.stderr,
-            flush=True,
-        )
-    else:
-        print(
-            f"kefu: created dashboard admin {username!r} with password {password}  (shown only once; "
-            f"sign in at /admin)",
-            file=sys.stderr,
-            flush=True,
-        )
+    source = f" with the password from {ENV_ADMIN_PASSWORD}" if given else ""
+    print(f"kefu: created dashboard admin {username!r}{source}", file=stream or sys.stderr, flush=True)
+    if not given:
+        show_password(username, password, project_dir, stream)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

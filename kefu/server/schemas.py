@@ -132,6 +132,15 @@ class PasswordIn(_Input):
     password: str = Field(min_length=8, max_length=1024)
 
 
+class ConversationSearchIn(_Input):
+    """What the dashboard searches for: in the body, because a URL's query ends up in access logs."""
+
+    q: str | None = Field(default=None, max_length=200, description="a session id, or words in any turn")
+    status: Literal["bot", "handoff", "human", "closed"] | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0, le=MAX_DB_INT)
+
+
 class ConversationOut(_Record):
     session_id: str
     customer_id: str | None = None

@@ -15,7 +15,7 @@ from uvicorn.supervisors import Multiprocess, multiprocess
 
 from kefu.errors import KefuError
 from kefu.project import Project, load_project
-from kefu.runtime import default_database_url, train_project
+from kefu.runtime import default_database_url, reviewed_for_training, train_project
 from kefu.runtime.engine import load_domain_for, load_model
 from kefu.runtime.training import nlu_model_dir
 from kefu.server.app import ENV_PROJECT, app_from_env, ensure_first_admin
@@ -55,7 +55,7 @@ def serve(
     sock = listening_socket(host, port)
     try:
         if train:
-            _train(root)
+            _train(root, database_url)
         # what every worker process reads when it builds its app
         os.environ[ENV_PROJECT] = str(root)
         if database_url:
@@ -79,7 +79,7 @@ def serve(
         _check_model(project)
         # the first admin is made here, once, so its password is printed once and not by every worker
         repo = open_repository(database_url or default_database_url(root))
-        ensure_first_admin(repo)
+        ensure_first_admin(repo, root)
         repo.store.dispose()
         _metrics_dir()
         os.environ[ENV_SUPERVISOR] = str(os.getpid())
@@ -131,8 +131,15 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _train(root: Path) -> None:
-    summary = train_project(root, progress=True)
+def _train(root: Path, database_url: str | None) -> None:
+    # the reviews labelled in the dashboard are trained on too, from the database (data/reviewed.yml exists
+    # only while a training runs); an unchanged set reuses the model
+    repo = open_repository(database_url or default_database_url(root))
+    try:
+        with reviewed_for_training(repo, load_project(root)):
+            summary = train_project(root, progress=True)
+    finally:
+        repo.store.dispose()
     nlu, kb = summary["nlu"], summary["knowledge"]
     state = "unchanged" if nlu["reused"] else f"trained in {nlu.get('seconds', 0):.0f} s"
     print(f"kefu: intent model {nlu['version']} ({state})", file=sys.stderr)

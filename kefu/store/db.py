@@ -252,6 +252,7 @@ class Store:
             _ensure_wal(cursor, self.busy_timeout_ms / 1000)
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, far fewer fsyncs
+            cursor.execute("PRAGMA secure_delete = ON")  # deleted rows are zeroed, not left in free space
         finally:
             cursor.close()
 

@@ -4,15 +4,20 @@ Turns, handoff tickets, reviews and feedback go with their conversation through 
 foreign keys (enforced on SQLite because `Store` turns `foreign_keys` on for every connection). This is
 the database only: `kefu.runtime.Erasure` also removes the deleted reviews from a project's
 data/reviewed.yml, and is what the server and the CLI use.
+
+On SQLite a deletion leaves no byte of what it deleted in the files: `Store` turns `secure_delete` on (freed
+space is zeroed), and after the deletion commits the WAL, which still holds the rows as they were written,
+is checkpointed into the database file and truncated.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, delete
+from sqlalchemy import ColumnElement, delete, text
 
 from kefu.store.base import RepositoryBase, check_customer_id, check_positive
+from kefu.store.errors import StoreError
 from kefu.store.models import Conversation
 
 
@@ -44,4 +49,16 @@ class RetentionMixin(RepositoryBase):
             result = session.execute(
                 delete(Conversation).where(condition), execution_options={"synchronize_session": False}
             )
-            return result.rowcount
+            deleted = result.rowcount
+        if self.store.is_sqlite:  # also when nothing went now: a retry after a busy checkpoint
+            self._truncate_wal()
+        return deleted
+
+    def _truncate_wal(self) -> None:
+        # outside any transaction (a checkpoint cannot run inside one); waits up to the busy timeout for
+        # readers still on older WAL frames
+        with self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            busy, _, _ = connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+        if busy:
+            raise StoreError("the deletion committed, but readers kept the database's WAL file from being "
+                             "emptied of it; try again")

@@ -26,12 +26,19 @@ PHONES = [
     ("text 650.253.0000 please", "text [PHONE] please"),
     ("London office +44 20 7946 0958", "London office [PHONE]"),
     ("两个号码 138 1234 5678 139 8765 4321", "两个号码 [PHONE] [PHONE]"),
+    # a valid number is personal data whatever the customer calls it
+    ("my order 13812345678 has not arrived", "my order [PHONE] has not arrived"),
+    ("订单13812345678", "订单[PHONE]"),
+    ("订单 13812345678", "订单 [PHONE]"),
+    ("快递单号13812345678", "快递单号[PHONE]"),
+    ("order 2024031212 never arrived", "order [PHONE] never arrived"),  # a valid US number
 ]
 ID_NUMBERS = [
     ("身份证号11010519491231002X，清关用", "身份证号[ID_NUMBER]，清关用"),
     ("身份证 11010519491231002x", "身份证 [ID_NUMBER]"),  # a lower-case check character
     ("证件号 110105 19491231 002X", "证件号 [ID_NUMBER]"),
     ("my ID number is 44030519900101123X for customs", "my ID number is [ID_NUMBER] for customs"),
+    ("订单号11010519491231002X", "订单号[ID_NUMBER]"),
 ]
 CARDS = [
     ("卡号4111111111111111扣了两次", "卡号[CARD]扣了两次"),
@@ -40,6 +47,8 @@ CARDS = [
     ("Amex 3782 822463 10005 please", "Amex [CARD] please"),
     ("card 5555 5555 5555 4444 cvv 123", "card [CARD] cvv 123"),
     ("卡号 4111 1111 1111 1111 123", "卡号 [CARD] 123"),  # the security code after it is no part of it
+    ("订单6212260200012345670", "订单[CARD]"),  # Luhn-valid UnionPay, whatever it is called
+    ("订单号 3528123456789012344 申请退款", "订单号 [CARD] 申请退款"),
 ]
 IPS = [
     ("我的IP是192.168.1.23，登录不了", "我的IP是[IP]，登录不了"),
@@ -72,8 +81,8 @@ NEAR_MISSES = [
     "快递单号SF1234567890123一直没更新",
     "tracking 1Z999AA10123456784",
     "运单号 773012345678901",
-    "订单号 3528123456789012344 申请退款",  # a Taobao order number passing Luhn, labelled as an order
-    "order 2024031212 never arrived",  # a US phone number by shape, labelled as an order
+    "订单号 3528123456789012345 申请退款",  # a Taobao order number: the Luhn check fails
+    "order 2024031212001 never arrived",  # 13 digits: no phone number, no card
     "卡号4111 1111 1111 1112是不是输错了",  # the Luhn check fails
     "6222 0212 3456 7891 declined",  # a UnionPay number failing the Luhn check
     "身份证号11010519491231002Y填错了",
@@ -92,12 +101,15 @@ def test_look_alikes_are_left_alone(text: str) -> None:
     assert REDACTOR.find(text) == []
 
 
-def test_a_label_makes_a_number_a_reference() -> None:
-    # the same digits are a card, and a phone number, when nothing says they are an order's
+def test_only_the_shops_own_order_pattern_keeps_a_valid_number() -> None:
+    # a shop whose order ids are 19 digits, or a mobile-shaped 11: a span its pattern covers is kept
+    redactor = Redactor(keep={"order_id": [r"35\d{17}", r"1\d{10}"]})
+    assert redactor.redact("订单号 3528123456789012344") == "订单号 3528123456789012344"
+    assert redactor.redact("order 13812345678") == "order 13812345678"
+    # covered whole or not at all: a longer card, or an e-mail around an order id, is still masked
+    assert Redactor(keep={"order_id": r"\d{4}"}).redact("卡 4111 1111 1111 1111") == "卡 [CARD]"
+    assert Redactor(keep={"order_id": r"[A-Z]\d{5}"}).redact("A12345@shop.com") == "[EMAIL]"
     assert REDACTOR.redact("3528123456789012344") == "[CARD]"
-    assert REDACTOR.redact("订单号 3528123456789012344") == "订单号 3528123456789012344"
-    assert REDACTOR.redact("call 2024031212") == "call [PHONE]"
-    assert REDACTOR.redact("tracking number: 2024031212") == "tracking number: 2024031212"
 
 
 def test_spans_do_not_overlap_and_the_longest_wins() -> None:

@@ -9,9 +9,10 @@ import pytest
 from kefu.data import load_examples
 from kefu.errors import ConfigError
 from kefu.project import load_project
-from kefu.runtime import Bot, export_reviewed, train_project
+from kefu.runtime import Bot, Erasure, export_reviewed, reviewed_for_training, train_project
 from kefu.runtime.training import nlu_fingerprint, reviewed_file
 from kefu.store import Repository
+from kefu.store.columns import utcnow
 from tests.runtime.helpers import WordEmbedder, project_copy
 
 
@@ -141,8 +142,22 @@ def test_export_reviewed_writes_labelled_reviews_beside_the_users_data(
         ("tell me a joke", "greet"),
     }
     assert (project / "data" / "nlu.yml").read_bytes() == original
-    # a second export with nothing new changes nothing; a relabel replaces the label
-    assert export_reviewed(repo, load_project(project)) == (2, 0)
+    # counted as added: what was labelled after the time given (the answering model's training)
+    trained = utcnow()
+    assert export_reviewed(repo, load_project(project), since=trained) == (2, 0)
     repo.label_review(second.id, "out_of_scope", None)
-    assert export_reviewed(repo, load_project(project)) == (2, 1)
+    assert export_reviewed(repo, load_project(project), since=trained) == (2, 1)
     assert {e.label for e in load_examples(project / "data" / "reviewed.yml")} == {"out_of_scope"}
+
+
+def test_the_reviewed_file_exists_for_one_training_only(bot: Bot, repo: Repository, project: Path) -> None:
+    bot.handle(None, "tell me a joke")
+    [review] = repo.review_queue("pending")
+    repo.label_review(review.id, "greet", None)
+    path = reviewed_file(load_project(project))
+    with pytest.raises(RuntimeError), reviewed_for_training(repo, load_project(project)) as counts:
+        assert counts == (1, 1) and "tell me a joke" in path.read_text(encoding="utf-8")
+        raise RuntimeError("the training failed")
+    assert not path.exists()  # however the training ended
+    # an erasure rewrites a file a training has on disk, and never makes one
+    assert not Erasure(repo, load_project(project)).delete_conversation("nope") and not path.exists()

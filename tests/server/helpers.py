@@ -1,5 +1,6 @@
 """Run the kefu app under a real uvicorn server in a thread, and small HTTP helpers for the tests."""
 
+import logging
 import socket
 import threading
 import time
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
@@ -125,3 +127,17 @@ def poll(http: httpx.Client, session_id: str, after: int = -1) -> httpx.Response
     return http.get(
         f"/api/v1/chat/{session_id}/messages", params={"after": after}, headers=session_headers(session_id)
     )
+
+
+@contextmanager
+def uvicorn_logs_to(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """uvicorn's loggers do not propagate to the root, where caplog listens: hand them its handler too
+    (once the server has started: configuring uvicorn's logging replaces their handlers)."""
+    loggers = [logging.getLogger(name) for name in ("uvicorn.access", "uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(caplog.handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(caplog.handler)

@@ -139,10 +139,16 @@ def test_conversations_can_be_listed_and_searched(client: httpx.Client) -> None:
     second = chat(client, "能寄到香港吗")["session_id"]
     listed = client.get("/api/v1/admin/conversations", headers=admin).json()
     assert [c["session_id"] for c in listed] == [second, first]
-    found = client.get("/api/v1/admin/conversations", params={"q": "香港"}, headers=admin).json()
+    # the search is a POST: a query in the URL would be written to every access log on the way
+    search = "/api/v1/admin/conversations/search"
+    found = client.post(search, json={"q": "香港"}, headers=admin).json()
     assert [c["session_id"] for c in found] == [second]
-    by_id = client.get("/api/v1/admin/conversations", params={"q": first}, headers=admin).json()
+    by_id = client.post(search, json={"q": first, "limit": 1}, headers=admin).json()
     assert [c["session_id"] for c in by_id] == [first]
+    assert client.post(search, json={"status": "closed"}, headers=admin).json() == []
+    assert client.post(search, json={"q": "a\x00"}, headers=admin).status_code == 422
+    in_url = client.get("/api/v1/admin/conversations", params={"q": "香港"}, headers=admin)
+    assert in_url.status_code == 400 and "POST /api/v1/admin/conversations/search" in in_url.json()["detail"]
     assert client.get("/api/v1/admin/conversations/nope", headers=admin).status_code == 404
 
 

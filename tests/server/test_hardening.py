@@ -3,8 +3,6 @@ errors that do not echo input, CORS, security headers on every response, and log
 
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -12,7 +10,14 @@ import pytest
 from kefu.project.settings import ServerSettings
 from kefu.server.app import cors_origins
 from kefu.server.pages import STATIC_DIR
-from tests.server.helpers import ADMIN_PASSWORD, RunningServer, chat, login, session_headers
+from tests.server.helpers import (
+    ADMIN_PASSWORD,
+    RunningServer,
+    chat,
+    login,
+    session_headers,
+    uvicorn_logs_to,
+)
 
 EMAIL = "mei.lin.1987@example.com"
 JSON = {"Content-Type": "application/json"}
@@ -132,20 +137,6 @@ def test_the_pages_have_no_inline_script_or_style() -> None:
         assert re.findall(r"<style|\sstyle=|\son[a-z]+=", html) == [], page
 
 
-@contextmanager
-def uvicorn_logs_to(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """uvicorn's loggers do not propagate to the root, where caplog listens: hand them its handler too
-    (once the server has started: configuring uvicorn's logging replaces their handlers)."""
-    loggers = [logging.getLogger(name) for name in ("uvicorn.access", "uvicorn.error")]
-    for logger in loggers:
-        logger.addHandler(caplog.handler)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeHandler(caplog.handler)
-
-
 def test_no_password_token_or_customer_data_reaches_the_logs(serve_with, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     with (
@@ -161,7 +152,7 @@ def test_no_password_token_or_customer_data_reaches_the_logs(serve_with, caplog:
         session_id = answer.json()["session_id"]
         http.get(f"/api/v1/chat/{session_id}/messages")
         bearer = {"Authorization": f"Bearer {token}"}
-        http.get("/api/v1/admin/conversations", params={"q": "order"}, headers=bearer)
+        http.post("/api/v1/admin/conversations/search", json={"q": "order"}, headers=bearer)
         http.get(f"/api/v1/admin/conversations/{session_id}")  # by cookie
     # the records of this process's HTTP client (httpx, httpcore) are the test's, not the server's
     server_records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
@@ -169,3 +160,26 @@ def test_no_password_token_or_customer_data_reaches_the_logs(serve_with, caplog:
     assert "POST /api/v1/admin/login" in logged and "GET /api/v1/chat/" in logged  # the access log was caught
     for secret in (ADMIN_PASSWORD, "wrong-1", token, session, EMAIL, "mei.lin"):
         assert secret not in logged
+
+
+def test_no_search_term_reaches_the_access_log(serve_with, caplog: pytest.LogCaptureFixture) -> None:
+    """The dashboard's search sends its query in the body; a query string anyone puts in a URL is cut
+    from the access log line (a phone number, an e-mail address searched for)."""
+    caplog.set_level(logging.INFO)
+    phone, email = "13812345678", "zhang.wei+kefu@example.com"
+    with (
+        serve_with(ServerSettings(), log_level="info") as server,
+        uvicorn_logs_to(caplog),
+        httpx.Client(base_url=server.url) as http,
+    ):
+        admin = login(http)
+        for term in (phone, email):
+            found = http.post("/api/v1/admin/conversations/search", json={"q": term}, headers=admin)
+            assert found.status_code == 200
+            assert http.get("/api/v1/admin/conversations", params={"q": term}, headers=admin).status_code == 400
+        assert http.get("/api/v1/chat/abc/messages", params={"after": phone}).status_code in (404, 422)
+    access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert any("POST /api/v1/admin/conversations/search" in line for line in access)
+    assert any('"GET /api/v1/admin/conversations HTTP/1.1" 400' in line for line in access), access
+    for line in access:
+        assert phone not in line and "zhang.wei" not in line and "?" not in line, line

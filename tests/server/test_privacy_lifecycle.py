@@ -98,6 +98,29 @@ def test_admins_erase_a_customer_or_a_conversation_and_nothing_of_it_is_left(
     assert again.status_code == 404 and other in again.json()["detail"]
 
 
+def _sqlite_files(server: RunningServer) -> bytes:
+    """The bytes of the server's SQLite database with its WAL and shared-memory files."""
+    database = Path(server.services.repo.store.url.database)
+    files = [database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")]
+    return b"".join(path.read_bytes() for path in files if path.is_file())
+
+
+def test_erased_text_is_left_in_no_byte_of_the_sqlite_files(sqlite_server: RunningServer) -> None:
+    erased, kept = _marker(), _marker()
+    with httpx.Client(base_url=sqlite_server.url) as http:
+        admin = login(http)
+        for _ in range(3):
+            _send(http, f"where is my order {erased}", customer_id="cust-erased")
+        _send(http, f"hello {kept}", customer_id="cust-kept")
+        session = _send(http, f"hello again {erased}")["session_id"]
+        assert erased.encode() in _sqlite_files(sqlite_server)  # written: the check below is not vacuous
+        assert http.delete("/api/v1/admin/customers/cust-erased", headers=admin).json() == {"deleted": 3}
+        assert http.delete(f"/api/v1/admin/conversations/{session}", headers=admin).json() == {"deleted": 1}
+        on_disk = _sqlite_files(sqlite_server)
+    # neither in the WAL's old frames nor in the database file's freed space
+    assert erased.encode() not in on_disk and kept.encode() in on_disk
+
+
 def test_erasing_a_customer_removes_their_reviewed_turns_from_data_reviewed_yml(
     private_project: Path, db_url: str
 ) -> None:
@@ -121,6 +144,42 @@ def test_erasing_a_customer_removes_their_reviewed_turns_from_data_reviewed_yml(
         assert kept in reviewed_file(project).read_text(encoding="utf-8")
         assert http.delete("/api/v1/admin/customers/cust-kept", headers=admin).json() == {"deleted": 1}
     assert not reviewed_file(project).exists()  # nothing labelled is left: the module's project is as it was
+
+
+def _files_holding(root: Path, text: str) -> list[str]:
+    """The project's files that hold ``text``, the trained model's weights and vocabulary aside (what a
+    model learned stays until it is trained again)."""
+    model = root / "models" / "nlu"
+    return [str(path.relative_to(root)) for path in root.rglob("*")
+            if path.is_file() and model not in path.parents and text.encode() in path.read_bytes()]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_an_erasure_on_one_instance_leaves_the_text_in_no_file_of_another(
+    tiny_project: Path, db_url: str, tmp_path: Path
+) -> None:
+    """Two servers with their own copies of the project on one database: B retrains from a reviewed turn,
+    A erases its customer, and no file of B holds the turn's text, at once, not after B's next purge."""
+    erased = f"howdy partner {_marker()}"
+    a_root, b_root = (project_copy(tiny_project, tmp_path / name) for name in ("a", "b"))
+    with (
+        start_server(a_root, db_url) as a, start_server(b_root, db_url) as b,
+        httpx.Client(base_url=a.url) as http_a, httpx.Client(base_url=b.url, timeout=30) as http_b,
+    ):
+        session = _send(http_a, erased, customer_id="cust-erased")["session_id"]
+        [turn] = [t for t in a.services.repo.history(session) if t.role == "customer"]
+        review = a.services.repo.add_review(turn.id, "low_confidence")
+        admin_b = login(http_b)
+        labelled = http_b.post(f"/api/v1/admin/reviews/{review.id}/label", headers=admin_b,
+                               json={"intent": "greet"})
+        assert labelled.status_code == 200
+        job = http_b.post("/api/v1/admin/retrain", headers=admin_b).json()
+        b.services.jobs.wait(120)
+        status = http_b.get(f"/api/v1/admin/retrain/{job['id']}", headers=admin_b).json()
+        assert (status["status"], status["reviewed_examples"]) == ("succeeded", 1), status
+
+        assert http_a.delete("/api/v1/admin/customers/cust-erased", headers=login(http_a)).json() == {"deleted": 1}
+        assert _files_holding(b_root, erased) == [] and _files_holding(a_root, erased) == []
 
 
 @pytest.mark.parametrize("customer_id", ["li@example.com", "Li Wei", "x" * 129, ""])

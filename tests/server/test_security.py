@@ -1,5 +1,6 @@
 """Bearer tokens, CSRF tokens, the signing secret and the first admin."""
 
+import io
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 
 from kefu.errors import ConfigError
 from kefu.server.app import ensure_first_admin
+from kefu.server.passwords import PASSWORD_FILE
 from kefu.server.security import csrf_matches, csrf_token, issue_token, load_secret, verify_token
 from kefu.store import Repository, Store, UserRecord
 from tests.runtime.helpers import CHEAP_HASHER
@@ -72,24 +74,48 @@ def repo(tmp_path: Path) -> Repository:
     return Repository(store, password_hasher=CHEAP_HASHER)
 
 
-def test_the_first_admin_gets_a_random_password_printed_once(
-    repo: Repository, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+class Terminal(io.StringIO):
+    """What a person watches: a stream that is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_first_admin_gets_a_random_password_shown_once_on_a_terminal(
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("KEFU_ADMIN_PASSWORD", raising=False)
     monkeypatch.delenv("KEFU_ADMIN_USER", raising=False)
-    ensure_first_admin(repo)
-    printed = capsys.readouterr().err
-    password = printed.split("with password ")[1].split()[0]
+    terminal = Terminal()
+    ensure_first_admin(repo, tmp_path, terminal)
+    password = terminal.getvalue().split("has the password ")[1].split()[0]
     assert repo.authenticate("admin", password).role == "admin"
-    ensure_first_admin(repo)  # users exist: nothing happens, nothing is printed
-    assert capsys.readouterr().err == "" and len(repo.list_users()) == 1
+    assert f"kefu users set-password {tmp_path} admin" in terminal.getvalue()
+    assert not (tmp_path / PASSWORD_FILE).exists()
+    again = Terminal()
+    ensure_first_admin(repo, tmp_path, again)  # users exist: nothing happens, nothing is printed
+    assert again.getvalue() == "" and len(repo.list_users()) == 1
+
+
+def test_a_password_bound_for_a_log_file_goes_to_a_private_file_instead(
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KEFU_ADMIN_PASSWORD", raising=False)
+    log = io.StringIO()  # stderr redirected to the server's log file: not a terminal
+    ensure_first_admin(repo, tmp_path, log)
+    path = tmp_path / PASSWORD_FILE
+    username, password = path.read_text(encoding="utf-8").split()
+    assert username == "admin" and repo.authenticate("admin", password).role == "admin"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert password not in log.getvalue() and str(path) in log.getvalue()
+    assert [p.name for p in tmp_path.iterdir() if PASSWORD_FILE in p.name] == [PASSWORD_FILE]  # no temp left
 
 
 def test_the_first_admin_password_can_come_from_the_environment(
-    repo: Repository, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setenv("KEFU_ADMIN_PASSWORD", "chosen-password")
     monkeypatch.setenv("KEFU_ADMIN_USER", "boss")
-    ensure_first_admin(repo)
-    assert "chosen-password" not in capsys.readouterr().err
+    ensure_first_admin(repo, tmp_path)
+    assert "chosen-password" not in capsys.readouterr().err and not (tmp_path / PASSWORD_FILE).exists()
     assert repo.authenticate("boss", "chosen-password") is not None

@@ -7,12 +7,13 @@ from fastapi import APIRouter, HTTPException, Query, status
 from kefu.conversation import ConversationStatus
 from kefu.dialogue import ConversationState
 from kefu.errors import DataError
-from kefu.server.deps import ServicesDep, UserDep
+from kefu.server.deps import Services, ServicesDep, UserDep
 from kefu.server.schemas import (
     MAX_DB_INT,
     AgentReplyIn,
     ConversationDetail,
     ConversationOut,
+    ConversationSearchIn,
     ErrorOut,
     MessageOut,
     TicketOut,
@@ -26,17 +27,38 @@ NOT_FOUND = {404: {"model": ErrorOut}}
 CONFLICT = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
 
 
-@router.get("/conversations", response_model=list[ConversationOut])
+SEARCH_IN_BODY = (
+    'search with POST /api/v1/admin/conversations/search {"q": ...}: a query in the URL would be written '
+    "to access logs"
+)
+
+
+@router.get("/conversations", response_model=list[ConversationOut], responses={400: {"model": ErrorOut}})
 def list_conversations(
     services: ServicesDep,
     _: UserDep,
-    q: Annotated[str | None, Query(max_length=200, description="a session id, or words in any turn")] = None,
+    q: Annotated[str | None, Query(include_in_schema=False)] = None,
     status_: Annotated[ConversationStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
 ) -> list[ConversationOut]:
-    """Conversations, most recently active first."""
-    found = services.repo.list_conversations(query=q, status=status_, limit=limit, offset=offset)
+    """Conversations, most recently active first. Searching is ``POST /conversations/search``; a ``q``
+    here is refused (400), not ignored."""
+    if q is not None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, SEARCH_IN_BODY)
+    return _listed(services, ConversationSearchIn(status=status_, limit=limit, offset=offset))
+
+
+@router.post("/conversations/search", response_model=list[ConversationOut])
+def search_conversations(body: ConversationSearchIn, services: ServicesDep, _: UserDep) -> list[ConversationOut]:
+    """Conversations whose session id is ``q`` or whose turns contain it, most recently active first."""
+    return _listed(services, body)
+
+
+def _listed(services: Services, search: ConversationSearchIn) -> list[ConversationOut]:
+    found = services.repo.list_conversations(
+        query=search.q, status=search.status, limit=search.limit, offset=search.offset
+    )
     return [ConversationOut.model_validate(c) for c in found]
 
 

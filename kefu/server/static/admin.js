@@ -269,12 +269,9 @@
   // --- conversations -------------------------------------------------------------------------------
 
   function loadConversations() {
-    var query = $("search-q").value.trim();
-    var status = $("search-status").value;
-    var params = new URLSearchParams();
-    if (query) params.set("q", query);
-    if (status) params.set("status", status);
-    return api("GET", "/conversations?" + params.toString()).then(function (conversations) {
+    // in the body, not the URL: a URL's query (a phone number searched for) ends up in access logs
+    var search = { q: $("search-q").value.trim() || null, status: $("search-status").value || null };
+    return api("POST", "/conversations/search", search).then(function (conversations) {
       fillList($("conversation-list"), conversations.map(function (c) {
         var item = el("li", { className: S.selected.conversations === c.session_id ? "selected" : "" },
           el("div", {}, c.session_id.slice(0, 12) + " ", el("span", { className: "badge " + c.status, text: c.status })),
