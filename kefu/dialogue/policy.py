@@ -441,7 +441,9 @@ class _Turn:
             reason = f"{self.intent} confidence {self.confidence:.2f} < {self.settings.confidence_threshold}"
         else:
             return None
-        return self._kb(reason, intent=None) or self._fallback(reason)
+        # an off-topic message (a joke, the weather) is answered honestly but never adds up to a handoff: a
+        # person would have nothing more to say to it; only questions the bot fails to understand do
+        return self._kb(reason, intent=None) or self._fallback(reason, counts=not self.oos)
 
     def _answer_rule(self, recent: set[str]) -> Decision:
         assert self.intent is not None  # the out-of-scope rule took the turns without one
@@ -502,8 +504,13 @@ class _Turn:
         reason = f"{reason}; knowledge base {hit.score:.2f} >= {self.settings.kb_threshold}"
         return Decision("kb", hit.answer, intent=intent, sources=[hit.source], reason=reason)
 
-    def _fallback(self, reason: str) -> Decision:
-        return self._count_fallback() or Decision("fallback", self._text(self.domain.fallback), reason=reason)
+    def _fallback(self, reason: str, counts: bool = True) -> Decision:
+        """The fallback reply; with ``counts``, one more turn towards the handoff after ``max_fallbacks``
+        (without, the count stays as it was)."""
+        handoff = self._count_fallback() if counts else None
+        if not counts:
+            self.fallback_counted = True  # keeps the count: an off-topic aside does not reset it either
+        return handoff or Decision("fallback", self._text(self.domain.fallback), reason=reason)
 
     def _count_fallback(self) -> Decision | None:
         """Count one more turn without an answer; the handoff when that is one too many."""

@@ -129,7 +129,13 @@ class Model:
     def _entities(self, texts: list[str], tag_logprobs: list[torch.Tensor], spans: list) -> list[list[Entity]]:
         """The entity head's spans merged with the rule extractors' matches (see `_merge`)."""
         found = self.learned_entities(texts, tag_logprobs, spans) if tag_logprobs else [[] for _ in texts]
-        return [_merge(learned, self.rules.extract(text)) for text, learned in zip(texts, found, strict=True)]
+        # a type the project gave a pattern for (an order id) is what the pattern matches and nothing else:
+        # the head, trained on a few examples, also tags "so", "its" or "那" after "order"
+        patterned = set(self.rules_config.get("regexes") or {})
+        return [
+            _merge([e for e in learned if e.type not in patterned], self.rules.extract(text))
+            for text, learned in zip(texts, found, strict=True)
+        ]
 
     def learned_entities(self, texts: list[str], tag_logprobs: list[torch.Tensor], spans: list) -> list[list[Entity]]:
         """The entity head's spans alone, decoded from its tag log-probabilities (`HeadOutputs.tags`)."""

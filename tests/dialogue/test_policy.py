@@ -115,7 +115,8 @@ def test_single_turn_rules(case, domain):
     assert (decision.kind, decision.text, decision.intent) == (kind, text, intent), decision.reason
     assert decision.language == state.language == ("zh" if case.endswith("zh") else "en")
     assert decision.handoff == state.handed_off == (kind == "handoff")
-    assert state.fallback_count == (1 if kind == "fallback" else 0)
+    # an off-topic message (oos) never counts towards the handoff after repeated fallbacks (issue 17)
+    assert state.fallback_count == (1 if kind == "fallback" and not message.oos else 0)
     assert decision.sources == ([kb_hit.source] if kind == "kb" else [])
     assert decision.reason
 
@@ -244,6 +245,20 @@ def test_fallbacks_then_handoff(language, domain):
     decision, after = decide(nlu(text, "greet", 0.2), state, domain)
     assert (decision.kind, decision.text, decision.handoff) == ("handoff", "", True)
     assert after == state
+
+
+@pytest.mark.parametrize(
+    "asides",
+    [["给我讲个笑话", "再来一个", "你会唱歌吗", "今天天气咋样"], ["tell me a joke", "another one", "can you sing", "lol"]],
+    ids=["zh", "en"],
+)
+def test_off_topic_asides_never_add_up_to_a_handoff(asides, domain):
+    unclear = nlu("嗯嗯嗯" if asides[0] == "给我讲个笑话" else "hmm hmm", "greet", 0.2)
+    decisions, state = talk(domain, [nlu(text, None, 0.9, oos=True) for text in asides])
+    assert [d.kind for d in decisions] == ["fallback"] * 4 and not state.handed_off
+    # ... nor do they wipe out the count of questions the bot did not understand
+    decisions, state = talk(domain, [unclear, nlu(asides[0], None, 0.9, oos=True), unclear, unclear])
+    assert [d.kind for d in decisions] == ["fallback", "fallback", "fallback", "handoff"]
 
 
 def test_an_answer_resets_the_fallback_count(domain):

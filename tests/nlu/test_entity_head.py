@@ -71,3 +71,15 @@ def test_an_exact_rule_match_replaces_a_shorter_learned_span_of_its_type():
     learned = [Entity("order_id", "12345", 7, 12, "model"), Entity("city", "上海", 0, 2, "model")]
     rules = [Entity("order_id", "A12345", 6, 12, "rule:order_id"), Entity("phone", "2", 1, 2, "rule:phone")]
     assert _merge(learned, rules) == [Entity("city", "上海", 0, 2, "model"), rules[0]]
+
+
+def test_a_type_with_a_configured_pattern_comes_from_the_pattern_alone(tagged_model, tmp_path):
+    # a copy, so the module's model keeps its rules for the other tests
+    model = Model.load(tagged_model.save(tmp_path / "m"))
+    texts = ["where is order so", "order its there", "where is order A12345", "送到上海要几天"]
+    assert any(e.type == "order_id" for p in model.predict(texts[:2]) for e in p.entities)  # the head guesses
+    model.set_rules({"regexes": {"order_id": r"[A-Z]\d{5,8}"}})
+    found = [[(e.type, e.value, e.source) for e in p.entities] for p in model.predict(texts)]
+    assert found[0] == found[1] == []
+    assert ("order_id", "A12345", "rule:order_id") in found[2]
+    assert found[3] == [("city", "上海", "model")]  # other types still come from the head
