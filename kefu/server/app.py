@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kefu import __version__
@@ -231,6 +232,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(DatabaseUnavailable, unavailable)
+
+    async def pool_exhausted(request: Request, error: PoolTimeout) -> JSONResponse:
+        # every pooled connection busy for the pool's whole timeout: the database is busy, not the request
+        reason = f"{type(error).__name__} (every pooled connection stayed busy)"
+        return await unavailable(request, DatabaseUnavailable(reason, reason=reason, kind="busy"))
+
+    app.add_exception_handler(PoolTimeout, pool_exhausted)
 
     def handler(code: int):
         async def handle(_: Request, error: Exception) -> JSONResponse:

@@ -139,6 +139,27 @@ def test_an_unexpected_database_error_is_a_json_500_and_one_log_line(
     assert_no_internals(log, "Mei Lin", "words")
 
 
+def test_every_pooled_connection_busy_is_a_json_503(
+    sqlite_server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The pool's connections all held (a flood of slow requests) past its timeout: busy, not a bug."""
+    caplog.set_level(logging.INFO)
+    engine = sqlite_server.services.repo.store.engine
+    pool = engine.pool
+    held = [engine.connect() for _ in range(pool.size() + pool._max_overflow)]
+    pool._timeout = 0.2  # seconds a request waits for a connection (30 by default)
+    try:
+        with uvicorn_logs_to(caplog), httpx.Client(base_url=sqlite_server.url, timeout=30) as http:
+            answer = http.post("/api/v1/chat", json={"text": "where is my order"})
+    finally:
+        for connection in held:
+            connection.close()
+    assert_unavailable(answer)
+    log = server_log(caplog)
+    assert "database unavailable: TimeoutError (every pooled connection stayed busy)" in log
+    assert_no_internals(log)
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------------------
 
 
