@@ -53,7 +53,10 @@ A complete small ``domain.yml``::
       confidence_threshold: 0.5        # below: out of scope
       clarify_margin: 0.1              # top intents this close -> ask which one; null disables clarify
       clarify_min: 0.3                 # ...each offered intent needs at least this confidence
-      leave_form_threshold: 0.7        # a different intent this confident leaves an active form
+      leave_form_threshold: 0.7        # a different intent this confident leaves an active form; each
+                                       # clause of a two-question message must be this confident too
+      handoff_threshold: 0.6           # a handoff intent (a request for a person, a complaint) hands off
+                                       # only this confident; below, it is answered as any weak intent
       kb_threshold: 0.5                # knowledge-base score needed to answer from it
       max_fallbacks: 2                 # hand off instead of a 3rd fallback in a row; null disables
       handoff_on_negative: 0.85        # hand off when negative sentiment reaches this on a grievance:
@@ -140,6 +143,7 @@ class PolicySettings:
     clarify_margin: float | None = 0.1
     clarify_min: float = 0.3
     leave_form_threshold: float = 0.7
+    handoff_threshold: float = 0.6
     kb_threshold: float = 0.5
     max_fallbacks: int | None = 2
     handoff_on_negative: float | None = 0.85
@@ -642,6 +646,7 @@ _POLICY_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "clarify_margin": (_optional(_probability), "a number from 0 to 1, or null to disable clarifying"),
     "clarify_min": (_probability, "a number from 0 to 1"),
     "leave_form_threshold": (_probability, "a number from 0 to 1"),
+    "handoff_threshold": (_probability, "a number from 0 to 1"),
     "kb_threshold": (_number, "a number"),
     "max_fallbacks": (
         _optional(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),

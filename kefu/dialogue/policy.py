@@ -38,7 +38,8 @@ was given. The rules, first match wins:
    without a form whose every reply needs a slot some form asks for. Slots from earlier requests are
    asked again, except those given on the previous turn ("A12345" -> "cancel it").
 7. Two questions: when the message has clauses (:attr:`NluResult.parts`) and two or more of them are
-   answered (``reply`` or ``kb``) with different texts, the answers are joined in one decision.
+   understood at ``leave_form_threshold`` and answered (``reply`` or ``kb``) with different texts, the
+   answers are joined in one decision.
 
 The reply language follows the customer (:func:`detect_language`, keeping the previous language when a
 message has no language of its own) and is stored in the state. Any decision that is not a fallback
@@ -157,7 +158,10 @@ def decide(
     part_state = turn.start_state
     for part in nlu.parts:
         answer, after = _Turn(part, part_state, domain, kb_hit, rng, now).run()
-        if answer.kind in ANSWERED and all(answer.text != a.text for a in answers):
+        # a clause is a question of its own only when the model is sure of it: two weak halves of one
+        # sentence ("我想换个尺码 买小了") answered apart would be two wrong answers
+        sure = not part.oos and part.confidence >= domain.policy.leave_form_threshold
+        if sure and answer.kind in ANSWERED and all(answer.text != a.text for a in answers):
             answers.append(answer)
             part_state = after
     if len(answers) < 2:
@@ -336,7 +340,8 @@ class _Turn:
 
     def _handoff_rule(self) -> Decision | None:
         spec = self.domain.intents.get(self.intent or "")
-        if spec is not None and spec.handoff and self._confident():
+        # a weak "complaint" is as often a joke or a plain question: only a clear one reaches a person
+        if spec is not None and spec.handoff and self._confident(self.settings.handoff_threshold):
             return self._handoff(
                 f"customer asked for a person ({spec.name})", "requested", spec.replies, spec.name
             )

@@ -1,6 +1,7 @@
 """`Bot.handle` over the tiny project: replies, forms, knowledge base, fallback, handoff, human mode,
 restarts and concurrent conversations."""
 
+import dataclasses
 import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -102,10 +103,15 @@ def test_asking_for_a_person_opens_a_handoff_ticket(bot: Bot, repo: Repository) 
 
 
 def test_three_fallbacks_in_a_row_hand_off(bot: Bot, repo: Repository) -> None:
+    # three questions the bot is unsure of (off-topic asides never add up to a handoff: test_policy.py)
+    domain = bot.engine.domain
+    bot._engine = dataclasses.replace(
+        bot.engine, domain=dataclasses.replace(domain, policy=dataclasses.replace(domain.policy, confidence_threshold=0.9999))
+    )
     session = None
     for _ in range(2):
-        session = bot.handle(session, "tell me a joke").session_id
-    third = bot.handle(session, "what is the capital of france")
+        session = bot.handle(session, "hello").session_id
+    third = bot.handle(session, "hello")
     assert third.decision == "handoff" and third.handoff
     assert repo.inbox("open")[0].reason == "fallbacks"
 
