@@ -444,6 +444,9 @@ class _Turn:
             reason = "no intent"
         elif self.confidence < self.settings.confidence_threshold:
             reason = f"{self.intent} confidence {self.confidence:.2f} < {self.settings.confidence_threshold}"
+        elif self._handoff_intent() and self.confidence < self.settings.handoff_threshold:
+            # its replies say "I'm passing you to a colleague": answered without the handoff, they would lie
+            reason = f"{self.intent} confidence {self.confidence:.2f} < {self.settings.handoff_threshold} (handoff)"
         else:
             return None
         # an off-topic message (a joke, the weather) is answered honestly but never adds up to a handoff: a
@@ -538,6 +541,10 @@ class _Turn:
         return Decision("handoff", text, intent=intent, handoff=True, trigger=trigger, reason=reason)
 
     # helpers
+
+    def _handoff_intent(self) -> bool:
+        spec = self.domain.intents.get(self.intent or "")
+        return spec is not None and spec.handoff
 
     def _confident(self, threshold: float | None = None) -> bool:
         if threshold is None:

@@ -261,6 +261,22 @@ def test_off_topic_asides_never_add_up_to_a_handoff(asides, domain):
     assert [d.kind for d in decisions] == ["fallback", "fallback", "fallback", "handoff"]
 
 
+@pytest.mark.parametrize(
+    ("text", "confidence", "kind"),
+    [
+        ("我要人工", 0.86, "handoff"),
+        ("give me a real person", 0.61, "handoff"),
+        ("再来一个", 0.45, "fallback"),  # a weak handoff intent: neither a queue nor a reply saying "transferring"
+        ("tell me another one", 0.35, "fallback"),
+    ],
+)
+def test_a_handoff_intent_hands_off_only_at_the_handoff_threshold(text, confidence, kind, domain):
+    decision, state = decide(nlu(text, "human_agent", confidence), ConversationState(), domain)
+    language = "zh" if text[0] > "~" else "en"
+    assert decision.kind == kind and state.handed_off == (kind == "handoff")
+    assert decision.text == (HANDOFF if kind == "handoff" else FALLBACK)[language]
+
+
 def test_an_answer_resets_the_fallback_count(domain):
     unclear = nlu("hmm hmm", "greet", 0.2)
     decisions, state = talk(domain, [unclear, unclear, nlu("hello", "greet"), unclear, unclear])
