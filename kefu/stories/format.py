@@ -234,7 +234,7 @@ class _Reader:
         if node is None:
             return ()
         values = [node] if not isinstance(node, LineSeq) else list(node)
-        if not values or not all(isinstance(v, str) and v.strip() for v in values):
+        if not all(isinstance(v, str) and v.strip() for v in values):  # [] is none, as leaving it out
             wrong = next((v for v in values if not isinstance(v, str)), node)
             hint = " (quote it)" if isinstance(wrong, int | float | bool) else ""
             self.error(line, f"{what}: expected a text or a list of texts, got {kind_of(wrong)}{hint}")

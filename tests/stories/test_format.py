@@ -127,3 +127,10 @@ def test_names_are_checked_against_the_domain_when_given(tmp_path: Path) -> None
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(StoryError, match=r"nope\.yml: story file not found$"):
         load_stories([tmp_path / "nope.yml"])
+
+
+def test_an_empty_list_of_tags_or_texts_means_none(tmp_path: Path) -> None:
+    path = write(tmp_path, "stories:\n  - story: x\n    tags: []\n    turns:\n      - user: hi\n        tags: []\n"
+                 "        reply_contains: []\n")
+    [story] = load_stories([path])
+    assert story.tags == () and story.turns[0].tags == () and story.turns[0].reply_contains == ()
