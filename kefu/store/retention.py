@@ -12,6 +12,7 @@ is checkpointed into the database file and truncated.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement, delete, text
@@ -55,10 +56,16 @@ class RetentionMixin(RepositoryBase):
         return deleted
 
     def _truncate_wal(self) -> None:
-        # outside any transaction (a checkpoint cannot run inside one); waits up to the busy timeout for
-        # readers still on older WAL frames
-        with self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            busy, _, _ = connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
-        if busy:
-            raise StoreError("the deletion committed, but readers kept the database's WAL file from being "
-                             "emptied of it; try again")
+        # Outside any transaction (a checkpoint cannot run inside one). SQLite waits up to the busy timeout
+        # for readers still on older WAL frames, but answers busy at once while another connection is
+        # checkpointing (several workers purging together): so ask again until the busy timeout is spent.
+        deadline = time.monotonic() + self.store.busy_timeout_ms / 1000
+        while True:
+            with self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                busy, _, _ = connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+            if not busy:
+                return
+            if time.monotonic() >= deadline:
+                raise StoreError("the deletion committed, but readers kept the database's WAL file from "
+                                 "being emptied of it; try again")
+            time.sleep(0.05)
