@@ -34,9 +34,12 @@ from kefu.knowledge.bm25 import BM25, DEFAULT_B, DEFAULT_K1, Tokenizer
 from kefu.knowledge.dense import DenseIndex, Embedder, normalize_rows
 from kefu.knowledge.documents import Passage, load_folder
 from kefu.knowledge.hybrid import DEFAULT_FUSION, Fusion, fuse
+from kefu.text.script import simplified
 
 FORMAT = "kefu-kb/1"
 META_FILE, ARRAYS_FILE = "kb.json", "index.safetensors"
+SCRIPT = "simplified"  # the script passages and queries are embedded in (kefu.text.script)
+ANSWER_CANDIDATES = 3  # fused hits among which `answer` picks the one most similar to the question
 
 # Answer only when the best hit's e5 cosine similarity to the query reaches this. e5 similarities are
 # squeezed into roughly 0.7-1.0, so the useful range is narrow; the value is the dev-split choice of
@@ -67,6 +70,7 @@ class KnowledgeBase:
         embedder: Embedder,
         fusion: Fusion = DEFAULT_FUSION,
         fingerprint: str | None = None,
+        script: str | None = SCRIPT,
     ) -> None:
         if not (len(passages) == bm25.size == dense.size):
             raise ArtifactError(
@@ -80,7 +84,13 @@ class KnowledgeBase:
             fusion,
         )
         self.fingerprint = fingerprint or _fingerprint_of(passages, embedder, bm25)
+        self.script = script
         self.build_seconds = 0.0
+
+    def _for_embedding(self, text: str) -> str:
+        # e5 finds 運費 less similar to 运费 than to itself: both sides in one script (an index saved
+        # before kefu folded scripts has script None and is searched as it was built)
+        return simplified(text) if self.script == SCRIPT else text
 
     @classmethod
     def build(
@@ -99,8 +109,8 @@ class KnowledgeBase:
         start = time.perf_counter()
         texts = [p.text_for_search for p in passages]
         bm25 = BM25.fit(texts, k1=k1, b=b, tokenizer=tokenizer)
-        dense = DenseIndex(normalize_rows(embedder.embed_passages(texts)))
-        kb = cls(passages, bm25, dense, embedder, fusion)
+        dense = DenseIndex(normalize_rows(embedder.embed_passages([simplified(t) for t in texts])))
+        kb = cls(passages, bm25, dense, embedder, fusion, script=SCRIPT)
         kb.build_seconds = time.perf_counter() - start
         return kb
 
@@ -133,7 +143,7 @@ class KnowledgeBase:
         if not query.strip() or k <= 0:
             return []
         bm25 = self.bm25.scores(query)
-        dense = self.dense.scores(self.embedder.embed_queries([query])[0])
+        dense = self.dense.scores(self.embedder.embed_queries([self._for_embedding(query)])[0])
         hits: list[Hit] = []
         seen: set[str] = set()
         # ask for more than k so that k remain after dropping repeated answers
@@ -154,9 +164,12 @@ class KnowledgeBase:
         ``min_score``. The fused score cannot serve: softmax, min-max and RRF scores are relative to the
         other candidates, so the best of a bad lot scores as high as a perfect match.
         """
-        hits = self.search(query, k=1)
-        if hits and hits[0].dense_score >= min_score:
-            return hits[0]
+        hits = self.search(query, k=ANSWER_CANDIDATES)
+        # BM25 brings candidates in, the similarity to the question decides: a shared word ("包装" in
+        # "内衣拆了包装还能退吗" and the gift-wrapping answer) must not outrank the passage that answers it
+        best = max(hits, key=lambda hit: hit.dense_score, default=None)
+        if best is not None and best.dense_score >= min_score:
+            return best
         return None
 
     def save(self, directory: str | Path) -> Path:
@@ -174,6 +187,7 @@ class KnowledgeBase:
             "fusion": self.fusion.to_dict(),
             "bm25": bm25_meta,
             "passages": [asdict(p) for p in self.passages],
+            "script": self.script,
         }
         arrays = {"embeddings": self.dense.vectors, **arrays}
         directory.parent.mkdir(parents=True, exist_ok=True)
@@ -215,6 +229,7 @@ class KnowledgeBase:
                 embedder,
                 fusion or Fusion(**meta["fusion"]),
                 fingerprint=meta["fingerprint"],
+                script=meta.get("script"),
             )
         except ArtifactError:
             raise

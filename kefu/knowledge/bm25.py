@@ -11,12 +11,13 @@ under a millisecond for 10k passages.
 """
 
 import re
-import unicodedata
 from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
+
+from kefu.text.normalize import normalize
 
 # Chosen on the dev splits of benchmarks/bench_kb.py together with the fusion weight (see
 # kefu.knowledge.hybrid), over k1 0.9..2.0 and b 0.5..1.0. Strong length normalisation (b 0.9-1.0) did
@@ -57,7 +58,7 @@ class Tokenizer:
 
     def __call__(self, text: str) -> list[str]:
         tokens: list[str] = []
-        for cjk, latin in _TOKEN.findall(unicodedata.normalize("NFKC", text).lower()):
+        for cjk, latin in _TOKEN.findall(normalize(text)):
             if cjk:
                 tokens.extend(_cut(cjk, self.cjk))
             elif not (self.stop_words and latin in ENGLISH_STOP_WORDS):

@@ -7,6 +7,7 @@ from tokenizers import Tokenizer
 
 from kefu.nlu.network import Batch
 from kefu.text.ngrams import NgramFeaturizer
+from kefu.text.script import simplified
 
 _EMPTY = torch.zeros(0, dtype=torch.long)
 
@@ -20,7 +21,7 @@ class InputEncoder:
     prefix: str = ""  # e5 was trained with "query: " before short texts
 
     def _encode(self, texts: list[str]) -> list:
-        return self.tokenizer.encode_batch([self.prefix + t for t in texts] if self.prefix else texts)
+        return self.tokenizer.encode_batch([self.prefix + simplified(t) for t in texts])
 
     def encode(self, texts: list[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
         """Token ids and each token's character span in its text (special tokens and the prefix: (0, 0))."""

@@ -2,14 +2,18 @@
 
 import unicodedata
 
+from kefu.text.script import simplified
+
 
 def normalize(text: str) -> str:
-    """NFKC-fold and lower-case; full-width forms become ASCII, so 'ＡＢＣ１２３' == 'abc123'.
+    """NFKC-fold, lower-case and simplify Chinese; full-width forms become ASCII, so 'ＡＢＣ１２３' == 'abc123'.
 
     >>> normalize("Ｈｅｌｌｏ，世界")
     'hello,世界'
+    >>> normalize("運費")
+    '运费'
     """
-    return unicodedata.normalize("NFKC", text).lower().strip()
+    return simplified(unicodedata.normalize("NFKC", text).lower().strip())
 
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
+from kefu.text.script import simplified
+
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = [PAD, UNK, CLS, SEP, MASK]
 
@@ -48,7 +50,7 @@ def train_tokenizer(texts: list[str], vocab_size: int = 8000, min_frequency: int
     words: Counter[str] = Counter()
     chars: set[str] = set(string.ascii_lowercase + string.digits + string.punctuation)
     for text in texts:
-        for word, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(text)):
+        for word, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(simplified(text))):
             words[word] += 1
             chars.update(word)
     pieces = sorted(chars) + sorted("##" + c for c in chars)

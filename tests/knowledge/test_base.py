@@ -35,6 +35,30 @@ def test_answer_applies_the_threshold_to_the_dense_score(knowledge_dir: Path, em
     assert kb.answer("zzzz qqqq", min_score=0.5) is None
 
 
+def test_answer_is_the_most_similar_of_the_best_fused_hits(knowledge_dir: Path, embedder) -> None:
+    kb = KnowledgeBase.build(load_folder(knowledge_dir), embedder)
+    query = "refund money back card"
+    candidates = kb.search(query, k=3)
+    hit = kb.answer(query, min_score=-1.0)
+    assert hit == max(candidates, key=lambda h: h.dense_score)
+
+
+def test_traditional_characters_find_simplified_passages(knowledge_dir: Path, embedder, tmp_path: Path) -> None:
+    kb = KnowledgeBase.build(load_folder(knowledge_dir), embedder)
+    simplified = kb.search("怎么修改收货地址", k=3)
+    assert kb.search("怎麼修改收貨地址", k=3) == [
+        type(h)(h.passage, h.score, h.bm25_score, h.dense_score) for h in simplified
+    ]
+    # an index saved before scripts were folded is searched as it was built
+    index = kb.save(tmp_path / "index")
+    meta = json.loads((index / "kb.json").read_text(encoding="utf-8"))
+    del meta["script"]
+    (index / "kb.json").write_text(json.dumps(meta), encoding="utf-8")
+    old = KnowledgeBase.load(index, embedder)
+    assert old.script is None
+    assert old.search("怎麼修改收貨地址", k=1)[0].dense_score < simplified[0].dense_score
+
+
 def test_save_load_round_trip_gives_the_same_results(knowledge_dir: Path, embedder, tmp_path: Path) -> None:
     fusion = Fusion("rrf", alpha=0.4, rrf_k=10)
     kb = KnowledgeBase.build(load_folder(knowledge_dir), embedder, fusion=fusion)
