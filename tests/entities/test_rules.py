@@ -135,6 +135,8 @@ ORDER_IDS = {"order_id": [r"[A-Z]\d{5,}", r"\d{12}"], "member_id": r"1\d{10}"}
     ("订单号123456789012什么时候到", [("order_id", "123456789012", "123456789012")]),
     ("1234567890123", []),  # 13 digits: \d{12} must not fire inside
     ("XA12345", []),
+    # typed in lower case: found, with the id as the shop writes it
+    ("whats the status of order e445566", [("order_id", "e445566", "E445566")]),
     # the same span as the phone rule: the configured regex wins the tie
     ("会员13812345678", [("member_id", "13812345678", "13812345678")]),
     # a longer span beats the configured regex
@@ -196,6 +198,13 @@ def test_rule_objects():
     assert RegexRule("x", r"\d{3}", boundary=False).extract("12345")[0].value == "123"
     extractor = RuleExtractor(["money", BuiltinRule("date"), rule])
     assert [e.type for e in extractor.extract("A12345 ¥5 明天", now=NOW)] == ["order_id", "money", "date"]
+
+
+def test_lower_case_matches_need_a_digit_and_an_upper_case_pattern():
+    assert RegexRule("code", "[A-Z]{3}").extract("the cat sat") == []  # else every word is a code
+    assert [e.value for e in RegexRule("code", "[A-Z]{3}").extract("the CAT sat")] == ["CAT"]
+    # a pattern that ignores case keeps what was typed, once
+    assert [e.value for e in RegexRule("order_id", r"(?i)[A-Z]\d{5}").extract("id e44556")] == ["e44556"]
 
 
 def test_regex_rule_keeps_global_flags_first():
