@@ -33,3 +33,21 @@ def split_clauses(text: str) -> list[str]:
     """The message's clauses in order, stripped; clauses shorter than MIN_CLAUSE_CHARS are dropped."""
     parts = [part.strip(" ,，、~～") for part in _BOUNDARY.split(text)]
     return [part for part in parts if len(part) >= MIN_CLAUSE_CHARS] or [text.strip()]
+
+
+_ELLIPSIS = re.compile(
+    r"^\s*(?:那|那么|那要是|那如果|如果是|要是)\S"  # 那寄新疆呢, 要是寄到西藏
+    r"|^\s*(?:and\s+)?(?:what|how)\s+about\b"  # what about to tibet?
+    r"|^\s*(?:and|same)\s+(?:for|to|in)\b",  # and to hong kong?
+    re.IGNORECASE,
+)
+
+
+def is_ellipsis(text: str) -> bool:
+    """Whether the message asks the previous question again about something else ("那寄新疆呢",
+    "what about to tibet?"), leaving the question itself out.
+
+    >>> is_ellipsis("那寄新疆呢"), is_ellipsis("what about tibet?"), is_ellipsis("where is my order")
+    (True, True, False)
+    """
+    return bool(_ELLIPSIS.search(text))

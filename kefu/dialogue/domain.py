@@ -63,6 +63,8 @@ A complete small ``domain.yml``::
       negative_turns: 2                # ...this many negative messages in a row; null disables
       kb_exact: null                   # a knowledge-base score this high beats an intent below
                                        # leave_form_threshold (a near-exact FAQ match); null disables
+      kb_beats_reply: null             # a passage this much closer to the message than the intent's
+                                       # reply answers instead (a narrower question); null disables
       handoff_timeout_s: null          # waiting this long for an agent, the bot answers again; null: wait
 
 Sections ``languages``, ``intents``, ``fallback``, ``clarify`` and ``handoff_reply`` are required;
@@ -149,6 +151,7 @@ class PolicySettings:
     handoff_on_negative: float | None = 0.85
     negative_turns: int = 2
     kb_exact: float | None = None
+    kb_beats_reply: float | None = None
     handoff_timeout_s: float | None = None
 
 
@@ -655,6 +658,7 @@ _POLICY_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "handoff_on_negative": (_optional(_probability), "a number from 0 to 1, or null to disable"),
     "negative_turns": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
     "kb_exact": (_optional(_number), "a number, or null to disable"),
+    "kb_beats_reply": (_optional(_number), "a number, or null to disable"),
     "handoff_timeout_s": (
         _optional(lambda v: _number(v) and v > 0),
         "a number of seconds > 0, or null to wait for an agent however long it takes",

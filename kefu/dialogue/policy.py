@@ -24,7 +24,9 @@ was given. The rules, first match wins:
    because the answer did not fill the slot counts as a fallback, so a stuck customer reaches a person.
 2b. Follow-up: a message that gives a slot (an order number) right after a reply that could have
    used it ("i want a refund" -> "A12345") answers that intent again with the slot, unless the message
-   confidently asks for something else. A knowledge-base passage at ``policy.kb_exact`` or above (a
+   confidently asks for something else. A message that asks the previous question about something else
+   ("那寄新疆呢", "what about to tibet?", :func:`~kefu.dialogue.clauses.is_ellipsis`) and no other intent at
+   ``leave_form_threshold`` gets that intent's reply again (intents without a form). A knowledge-base passage at ``policy.kb_exact`` or above (a
    near-exact FAQ match) answers before an intent below ``leave_form_threshold``.
 3. Clarify: two or more intents with confidence >= ``clarify_min`` within ``clarify_margin`` of the
    best -> ask which one, with buttons titled from ``intent_labels`` in the customer's language.
@@ -36,7 +38,10 @@ was given. The rules, first match wins:
 6. The intent's reply, a variant picked with ``rng`` and ``{slot}`` placeholders filled. An intent with
    a form whose slots are missing starts the form and asks for the first one instead; so does an intent
    without a form whose every reply needs a slot some form asks for. Slots from earlier requests are
-   asked again, except those given on the previous turn ("A12345" -> "cancel it").
+   asked again, except those given on the previous turn ("A12345" -> "cancel it"). A reply that needs
+   no form gives way to the knowledge-base passage (at ``kb_threshold`` or above) when the passage is
+   closer to the message than the intent's reply by ``policy.kb_beats_reply`` (``KbHit.replies``): the
+   customer asked something narrower ("do you ship to malaysia?") than the reply covers.
 7. Two questions: when the message has clauses (:attr:`NluResult.parts`) and two or more of them are
    understood at ``leave_form_threshold`` and answered (``reply`` or ``kb``) with different texts, the
    answers are joined in one decision.
@@ -48,10 +53,11 @@ resets ``fallback_count``.
 
 import random
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from kefu.dialogue.clauses import is_ellipsis
 from kefu.dialogue.domain import Domain, FormSpec, IntentSpec, Texts
 from kefu.dialogue.language import detect_language
 from kefu.dialogue.state import ConversationState, SlotValue
@@ -108,11 +114,13 @@ class NluResult:
 
 @dataclass(frozen=True)
 class KbHit:
-    """The best knowledge-base passage for the message; ``score`` on the retriever's scale."""
+    """The best knowledge-base passage for the message; ``score`` on the retriever's scale, and
+    ``replies`` the message's similarity on that scale to each intent's own replies (where known)."""
 
     answer: str
     source: str
     score: float
+    replies: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -238,6 +246,7 @@ class _Turn:
             or self._cancel_rule()
             or self._form_rule()
             or self._follow_up_rule()
+            or self._ellipsis_rule()
             or self._exact_kb_rule()
             or self._clarify_rule()
             or self._out_of_scope_rule()
@@ -406,6 +415,15 @@ class _Turn:
         text = self._text(spec.replies, prefer=self.filled)
         return Decision("reply", text, intent=spec.name, reason=f"follow-up of {spec.name} with {sorted(self.filled)}")
 
+    def _ellipsis_rule(self) -> Decision | None:
+        """"那寄新疆呢" / "what about to tibet?" after an answer: that question again, about something else."""
+        spec = self.domain.intents.get(self.state.last_intent or "")
+        if spec is None or not spec.replies or spec.form is not None or spec.handoff or spec.cancel:
+            return None
+        if not is_ellipsis(self.nlu.text) or self._confident(self.settings.leave_form_threshold):
+            return None
+        return self._reply(spec.name, f"ellipsis: the previous question ({spec.name}) again")
+
     def _exact_kb_rule(self) -> Decision | None:
         exact = self.settings.kb_exact
         if exact is None or self.clicked or self._confident(self.settings.leave_form_threshold):
@@ -469,9 +487,23 @@ class _Turn:
                 if name not in self.filled and name not in recent:
                     self.state.slots.pop(name, None)
             return self._ask_or_complete(form, spec.name, progress=True)
-        return self._reply(spec.name, f"{spec.name} {self.confidence:.2f}")
+        return self._closer_passage(spec.name) or self._reply(spec.name, f"{spec.name} {self.confidence:.2f}")
 
     # decisions
+
+    def _closer_passage(self, intent: str) -> Decision | None:
+        """The knowledge-base passage, when it is closer to the message than the intent's own reply by
+        ``kb_beats_reply``: the customer asked something narrower than the reply was written for."""
+        margin = self.settings.kb_beats_reply
+        if margin is None or self.clicked:
+            return None
+        hit = self._search()
+        if hit is None or hit.score < self.settings.kb_threshold or intent not in hit.replies:
+            return None
+        if hit.score - hit.replies[intent] < margin:
+            return None
+        reason = f"knowledge base {hit.score:.2f} beats the reply of {intent} {hit.replies[intent]:.2f} by {margin}"
+        return Decision("kb", hit.answer, intent=intent, sources=[hit.source], reason=reason)
 
     def _form_for(self, spec: IntentSpec) -> FormSpec | None:
         """A form asking for the slots that every reply of a form-less intent needs, if there are any."""

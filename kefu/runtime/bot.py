@@ -32,7 +32,7 @@ from kefu.nlu.model import Prediction
 from kefu.nlu.oos import OOS_LABEL
 from kefu.project import Project, load_project
 from kefu.runtime.embedders import LockedEmbedder, default_embedder, embedder_for
-from kefu.runtime.engine import Engine, files_stamp, load_domain_for, load_engine, load_model
+from kefu.runtime.engine import Engine, files_stamp, load_domain_for, load_engine, load_model, reply_index
 from kefu.runtime.privacy import project_entity_redaction, project_redaction
 from kefu.runtime.recording import BotTurn, Recorded, record_exchange, sent_before
 from kefu.store import ConversationRecord, Repository, open_repository
@@ -252,9 +252,15 @@ class Bot:
         """
         model, version = load_model(Path(new_dir))
         domain = load_domain_for(self.project, model)
+        replies = reply_index(domain, self._engine.kb)
         with self._swap_lock:
             self._engine = replace(
-                self._engine, model=model, domain=domain, version=version, stamp=files_stamp(self.project)
+                self._engine,
+                model=model,
+                domain=domain,
+                replies=replies,
+                version=version,
+                stamp=files_stamp(self.project),
             )
         log.info("model %s is answering", version)
         return version
@@ -396,7 +402,8 @@ class _Knowledge:
             return None
         passage = hit.passage
         self.titles[passage.source] = passage.title
-        return KbHit(passage.answer, passage.source, hit.dense_score)
+        replies = engine.replies.scores(text) if engine.replies is not None else {}
+        return KbHit(passage.answer, passage.source, hit.dense_score, replies)
 
 
 def _checked(text: str) -> str:

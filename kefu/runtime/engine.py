@@ -17,6 +17,7 @@ from kefu.knowledge import Embedder, KnowledgeBase
 from kefu.knowledge.base import META_FILE
 from kefu.nlu.model import Model
 from kefu.project import Project
+from kefu.runtime.reply_index import ReplyIndex
 from kefu.runtime.training import FINGERPRINT_KEY, knowledge_index_dir, model_version, nlu_model_dir
 
 Stamp = tuple[int | None, int | None]
@@ -30,6 +31,7 @@ class Engine:
     domain: Domain
     kb: KnowledgeBase | None
     min_score: float  # the knowledge base answers only at this e5 similarity or more
+    replies: ReplyIndex | None  # the intents' replies in the knowledge base's space (None without one)
     version: str  # the model's short fingerprint, recorded on every bot turn
     stamp: Stamp  # modification times of the saved model and index it was loaded from
 
@@ -62,6 +64,14 @@ def load_domain_for(project: Project, model: Model) -> Domain:
     return load_domain(project.domain, intents=model.labels)
 
 
+def reply_index(domain: Domain, kb: KnowledgeBase | None) -> ReplyIndex | None:
+    """The domain's replies embedded for ``policy.kb_beats_reply``; None when it is off or there is no
+    knowledge base (embedding the replies takes a moment at start-up, so only when they are used)."""
+    if kb is None or domain.policy.kb_beats_reply is None:
+        return None
+    return ReplyIndex(domain, kb.embedder)
+
+
 def load_knowledge(project: Project, embedder_for: Callable[[str], Embedder]) -> KnowledgeBase | None:
     """The saved knowledge index, or None when the project has none. ``embedder_for(name)`` supplies the
     embedder the index was built with."""
@@ -79,11 +89,13 @@ def load_engine(project: Project, embedder_for: Callable[[str], Embedder]) -> En
     """Load the trained model, the domain and the knowledge index of ``project``."""
     stamp = files_stamp(project)  # before reading: a change while loading is then noticed next time
     model, version = load_model(nlu_model_dir(project))
+    domain, kb = load_domain_for(project, model), load_knowledge(project, embedder_for)
     return Engine(
         model=model,
-        domain=load_domain_for(project, model),
-        kb=load_knowledge(project, embedder_for),
+        domain=domain,
+        kb=kb,
         min_score=project.settings.knowledge.min_score,
+        replies=reply_index(domain, kb),
         version=version,
         stamp=stamp,
     )

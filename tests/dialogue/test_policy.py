@@ -462,6 +462,7 @@ handoff_reply: {{zh: ["{HANDOFF['zh']}"], en: ["{HANDOFF['en']}"]}}
 policy:
   kb_threshold: 0.9
   kb_exact: 0.96
+  kb_beats_reply: 0.04
   handoff_on_negative: 0.85
   negative_turns: 2
   handoff_timeout_s: 600
@@ -469,11 +470,13 @@ policy:
 FAQ = KbHit("We deliver to Singapore and Malaysia too.", "faq.csv:3", 0.97)
 CLOSE_FAQ = KbHit("Gift wrapping is ¥10.", "faq.csv:4", 0.92)
 UNRELATED = KbHit("How to write a review.", "faq.csv:16", 0.87)
+CLOSER_FAQ = KbHit("A parcel already with the courier is redirected for ¥5.", "faq.csv:5", 0.92, {"change_address": 0.86})
 TEXTS = {
     "greet": GREET, "never_mind": NEVER_MIND, "handoff": HANDOFF, "fallback": FALLBACK, "ask": ASK_ID,
     "order": ORDER_REPLY, "refund": REFUND_STATUS, "refund_id": REFUND_STATUS_ID, "address": ADDRESS,
     "invoice": INVOICE_ID, "faq": {"zh": FAQ.answer, "en": FAQ.answer},
-    "close_faq": {"zh": CLOSE_FAQ.answer, "en": CLOSE_FAQ.answer}, "silent": {"zh": "", "en": ""},
+    "close_faq": {"zh": CLOSE_FAQ.answer, "en": CLOSE_FAQ.answer},
+    "closer_faq": {"zh": CLOSER_FAQ.answer, "en": CLOSER_FAQ.answer}, "silent": {"zh": "", "en": ""},
 }
 WORDS = {  # what the customer types, per language (the NLU result is given, so only the language matters)
     "hello": {"zh": "你好", "en": "hello"}, "never mind": {"zh": "算了 不用了", "en": "never mind"},
@@ -483,6 +486,7 @@ WORDS = {  # what the customer types, per language (the NLU result is given, so 
     "invoice": {"zh": "我要开发票", "en": "i need an invoice"}, "cancel": {"zh": "帮我取消", "en": "cancel it"},
     "id in words": {"zh": "订单号是A12345", "en": "order is A12345"},
     "address": {"zh": "能改地址吗", "en": "can i change the address"},
+    "what about": {"zh": "那寄新疆呢", "en": "what about to tibet?"},
 }
 
 
@@ -548,6 +552,18 @@ CONVERSATIONS = {
         [("refund", "refund_status", 0.8, {}), ("id in words", "order_status", 0.9, {})],
         [("reply", "refund"), ("reply", "order")], {"order_id": "A12345"},
     ),
+    "the same question about something else gets that reply again": (
+        [("address", "change_address", 0.9, {}), ("what about", None, 0.2, {})],
+        [("reply", "address"), ("reply", "address")], {},
+    ),
+    "a 'what about' with a confident new intent follows the intent": (
+        [("address", "change_address", 0.9, {}), ("what about", "greet", 0.9, {})],
+        [("reply", "address"), ("reply", "greet")], {},
+    ),
+    "a 'what about' while a form asks is answered by the form": (
+        [("order", "order_status", 0.9, {}), ("what about", None, 0.2, {})],
+        [("form", "ask"), ("form", "ask")], {},
+    ),
     "an intent whose replies need the order id asks for it": (
         [("invoice", "invoice", 0.9, {}), ("id", None, 0.2, {})],
         [("form", "ask"), ("reply", "invoice")], {"order_id": "A12345"},
@@ -594,6 +610,21 @@ KNOWLEDGE = {
     "out of scope with a close passage": ((None, 0.2), CLOSE_FAQ, ("kb", "close_faq", ["faq.csv:4"])),
     "weak intent and weak passage: an honest fallback": (("order_status", 0.3), UNRELATED, ("fallback", "fallback", [])),
     "faq intent with a weak passage: no source": (("faq", 0.9), UNRELATED, ("fallback", "fallback", [])),
+    "a passage closer to the question than the intent's reply answers instead": (
+        ("change_address", 0.9), CLOSER_FAQ, ("kb", "closer_faq", ["faq.csv:5"]),
+    ),
+    "a passage about as close as the intent's reply does not": (
+        ("change_address", 0.9), dataclasses.replace(CLOSER_FAQ, replies={"change_address": 0.9}),
+        ("reply", "address", []),
+    ),
+    "a closer passage below kb_threshold does not": (
+        ("change_address", 0.9), dataclasses.replace(CLOSER_FAQ, score=0.88, replies={"change_address": 0.7}),
+        ("reply", "address", []),
+    ),
+    "a closer passage does not replace a form's question": (
+        ("order_status", 0.9), dataclasses.replace(CLOSER_FAQ, replies={"order_status": 0.7}),
+        ("form", "ask", []),
+    ),
 }
 
 
