@@ -65,6 +65,8 @@ A complete small ``domain.yml``::
                                        # leave_form_threshold (a near-exact FAQ match); null disables
       kb_beats_reply: null             # a passage this much closer to the message than the intent's
                                        # reply answers instead (a narrower question); null disables
+      clause_threshold: null           # each clause of a two-question message needs this confidence
+                                       # (one of them leave_form_threshold); null: leave_form_threshold
       handoff_timeout_s: null          # waiting this long for an agent, the bot answers again; null: wait
 
 Sections ``languages``, ``intents``, ``fallback``, ``clarify`` and ``handoff_reply`` are required;
@@ -152,6 +154,7 @@ class PolicySettings:
     negative_turns: int = 2
     kb_exact: float | None = None
     kb_beats_reply: float | None = None
+    clause_threshold: float | None = None
     handoff_timeout_s: float | None = None
 
 
@@ -659,6 +662,7 @@ _POLICY_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "negative_turns": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
     "kb_exact": (_optional(_number), "a number, or null to disable"),
     "kb_beats_reply": (_optional(_number), "a number, or null to disable"),
+    "clause_threshold": (_optional(_probability), "a number from 0 to 1, or null for leave_form_threshold"),
     "handoff_timeout_s": (
         _optional(lambda v: _number(v) and v > 0),
         "a number of seconds > 0, or null to wait for an agent however long it takes",

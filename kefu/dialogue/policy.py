@@ -43,8 +43,9 @@ was given. The rules, first match wins:
    closer to the message than the intent's reply by ``policy.kb_beats_reply`` (``KbHit.replies``): the
    customer asked something narrower ("do you ship to malaysia?") than the reply covers.
 7. Two questions: when the message has clauses (:attr:`NluResult.parts`) and two or more of them are
-   understood at ``leave_form_threshold`` and answered (``reply`` or ``kb``) with different texts, the
-   answers are joined in one decision.
+   understood (an intent at ``clause_threshold``, default ``leave_form_threshold``, or a knowledge-base
+   answer), one of them at ``leave_form_threshold``, and answered (``reply`` or ``kb``) with different
+   texts, the answers are joined in one decision.
 
 The reply language follows the customer (:func:`detect_language`, keeping the previous language when a
 message has no language of its own) and is stored in the state. Any decision that is not a fallback
@@ -164,15 +165,21 @@ def decide(
     # two questions in one message: each clause decided in turn, as if sent one after the other
     answers: list[Decision] = []
     part_state = turn.start_state
+    policy = domain.policy
+    clause_threshold = policy.leave_form_threshold if policy.clause_threshold is None else policy.clause_threshold
+    strongest = 0.0
     for part in nlu.parts:
         answer, after = _Turn(part, part_state, domain, kb_hit, rng, now).run()
-        # a clause is a question of its own only when the model is sure of it: two weak halves of one
-        # sentence ("我想换个尺码 买小了") answered apart would be two wrong answers
-        sure = not part.oos and part.confidence >= domain.policy.leave_form_threshold
+        # a clause is a question of its own only when it is understood on its own: two weak halves of
+        # one sentence ("我想换个尺码 买小了") answered apart would be two wrong answers. Understood is an
+        # intent at clause_threshold, or a knowledge-base passage at kb_threshold (the decision's own bar).
+        sure = answer.kind == "kb" or (not part.oos and part.confidence >= clause_threshold)
         if sure and answer.kind in ANSWERED and all(answer.text != a.text for a in answers):
             answers.append(answer)
             part_state = after
-    if len(answers) < 2:
+            strongest = max(strongest, 1.0 if answer.kind == "kb" else part.confidence)
+    # and one of them at leave_form_threshold: two middling clauses are more likely one sentence misread
+    if len(answers) < 2 or strongest < policy.leave_form_threshold:
         return decision, new_state
     joined = replace(
         answers[0],

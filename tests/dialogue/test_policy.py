@@ -674,23 +674,35 @@ def test_a_handoff_records_when_the_wait_began(language, conversation_domain):
     assert decision.trigger == "requested" and state.waiting_since == 1234.5
 
 
-TWO = {  # clauses: (words, intent, confidence) each -> (kind, text keys) of the joined answer
-    "two confident questions": ([("order", "order_status", 0.9), ("address", "change_address", 0.9)], None),
-    "one unsure clause: only the whole message": ([("order", "order_status", 0.9), ("joke", None, 0.2)], "whole"),
-    "the same answer twice is given once": ([("address", "change_address", 0.9)] * 2, "whole"),
+TWO = {  # clauses: (words, intent, confidence) each, policy settings -> joined answer (None) or "whole"
+    "two confident questions": ([("order", "order_status", 0.9), ("address", "change_address", 0.9)], {}, None),
+    "one unsure clause: only the whole message": (
+        [("order", "order_status", 0.9), ("joke", None, 0.2)], {}, "whole",
+    ),
+    "the same answer twice is given once": ([("address", "change_address", 0.9)] * 2, {}, "whole"),
+    "a middling clause beside a sure one, at clause_threshold": (
+        [("order", "order_status", 0.9), ("address", "change_address", 0.5)], {"clause_threshold": 0.45}, None,
+    ),
+    "a middling clause without clause_threshold: only the whole message": (
+        [("order", "order_status", 0.9), ("address", "change_address", 0.5)], {}, "whole",
+    ),
+    "two middling clauses: only the whole message": (
+        [("order", "order_status", 0.5), ("address", "change_address", 0.5)], {"clause_threshold": 0.45}, "whole",
+    ),
 }
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 @pytest.mark.parametrize("case", list(TWO), ids=list(TWO))
 def test_two_questions_in_one_message(case, language, conversation_domain):
-    clauses, outcome = TWO[case]
+    clauses, settings, outcome = TWO[case]
     parts = [says(language, words, intent, conf) for words, intent, conf in clauses]
     order = parts[0].text + " A12345"
-    parts[0] = nlu(order, parts[0].intent, 0.9, entities=[order_id(order)]) if clauses[0][0] == "order" else parts[0]
+    if clauses[0][0] == "order":
+        parts[0] = nlu(order, parts[0].intent, clauses[0][2], entities=[order_id(order)])
     whole = nlu(" ".join(p.text for p in parts), "change_address", 0.6, entities=parts[0].entities)
     whole.parts = parts
-    decision, state = decide(whole, ConversationState(), conversation_domain)
+    decision, state = decide(whole, ConversationState(), with_policy(conversation_domain, **settings))
     if outcome == "whole":
         assert (decision.kind, decision.text) == ("reply", ADDRESS[language])
     else:
