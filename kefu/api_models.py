@@ -6,14 +6,16 @@ returns and the body of ``POST /api/v1/chat``. Here, not in kefu.runtime or kefu
 import them: this module imports only the store and the leaf modules below both.
 """
 
+import dataclasses
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from kefu.conversation import ConversationStatus
 from kefu.store.base import CLIENT_MESSAGE_ID_MAX
 from kefu.store.models import CUSTOMER_ID_MAX
+from kefu.store.records import TurnRecord
 from kefu.store.reviews import MAX_LABEL_TURNS
 
 MAX_MESSAGE_CHARS = 2000  # longer messages are not customer questions; they only cost model time
@@ -221,25 +223,24 @@ class ConversationOut(_Record):
     updated_at: datetime
 
 
-class TurnOut(_Record):
-    """One turn with everything the NLU and the dialogue made of it."""
-
-    id: int
-    seq: int
-    role: Literal["customer", "bot", "agent"]
-    text: str
-    created_at: datetime
-    intent: str | None = None
-    confidence: float | None = None
-    oos: bool | None = None
-    entities: list[Any] | None = None
-    sentiment: str | None = None
-    sentiment_score: float | None = None
-    decision: str | None = None
-    sources: list[Any] | None = None
-    buttons: list[Any] | None = None
-    model_version: str | None = None
-    agent_id: int | None = None
+# The store's turn as the dashboard shows it: TurnRecord's fields, made from the record so that the two
+# cannot drift apart (a field added to TurnRecord is in the API too, unless named here). Left out: the
+# session id, which the detail names once for all its turns, and the client's message id, only ever
+# used to recognise a message sent again.
+_TURN_NOT_SHOWN = {"session_id", "client_message_id"}
+_turn_types = get_type_hints(TurnRecord)
+_turn_fields: dict[str, Any] = {
+    f.name: (_turn_types[f.name], ... if f.default is dataclasses.MISSING else f.default)
+    for f in dataclasses.fields(TurnRecord)
+    if f.name not in _TURN_NOT_SHOWN
+}
+_turn_fields["role"] = (Literal["customer", "bot", "agent"], ...)  # a column constraint in the store
+TurnOut = create_model(
+    "TurnOut",
+    __base__=_Record,
+    __doc__="One turn with everything the NLU and the dialogue made of it.",
+    **_turn_fields,
+)
 
 
 class ConversationDetail(BaseModel):
