@@ -1,4 +1,4 @@
-"""Fixtures of the runtime tests: the trained tiny project, a fresh SQLite database per test, a bot."""
+"""Fixtures of the runtime tests: a fresh SQLite database per test, a bot on the tiny project."""
 
 import random
 import shutil
@@ -9,19 +9,14 @@ import pytest
 
 from kefu.runtime import Bot
 from kefu.store import Repository, Store
-from tests.runtime.helpers import CHEAP_HASHER, WordEmbedder, one_torch_thread, trained_tiny_project
+from tests.support.project import WordEmbedder, one_torch_thread
+from tests.support.store import CHEAP_HASHER
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread() -> Iterator[None]:
     with one_torch_thread():
         yield
-
-
-@pytest.fixture(scope="session")
-def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The trained tiny project; read-only (copy it with helpers.project_copy to change it)."""
-    return trained_tiny_project(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

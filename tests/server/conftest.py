@@ -20,9 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from kefu.project.settings import ServerSettings
 from kefu.store import Store
 from kefu.store.models import Base
-from tests.runtime.helpers import one_torch_thread, trained_tiny_project
-from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
-from tests.store.conftest import POSTGRES_URL, postgres_schema
+from tests.support.project import one_torch_thread
+from tests.support.server import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
+from tests.support.store import POSTGRES_URL, postgres_schema
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,11 +37,6 @@ def _server_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEFU_ADMIN_PASSWORD", ADMIN_PASSWORD)
     monkeypatch.setenv("KEFU_SECRET", TEST_SECRET)
     monkeypatch.delenv("KEFU_DATABASE_URL", raising=False)
-
-
-@pytest.fixture(scope="session")
-def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_tiny_project(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from kefu.server.deps import admin_user
 from kefu.server.security import issue_token
 from kefu.store import UserRecord
-from tests.server.helpers import RunningServer, chat, login, new_agent, poll
+from tests.support.server import RunningServer, chat, login, new_agent, poll
 
 SAMPLE_PARAMS = {"session_id": "0123456789abcdef", "review_id": "1", "job_id": "abc123", "customer_id": "u-1"}
 

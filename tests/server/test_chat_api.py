@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from kefu.runtime.recording import BotTurn, Recorded, record_exchange
-from tests.server.helpers import RunningServer, chat, poll
+from tests.support.server import RunningServer, chat, poll
 
 
 def test_a_chat_round_trip_keeps_the_conversation(client: httpx.Client) -> None:

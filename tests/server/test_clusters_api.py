@@ -15,8 +15,8 @@ from kefu.project import load_project
 from kefu.runtime import export_reviewed
 from kefu.runtime.clusters import ClusterFinder
 from kefu.store import Repository
-from tests.runtime.helpers import WordEmbedder, project_copy
-from tests.server.helpers import RunningServer, chat, login, new_agent, start_server
+from tests.support.project import WordEmbedder, project_copy
+from tests.support.server import RunningServer, chat, login, new_agent, start_server, wait_for_job
 
 GIFT_CARD = [
     "do you sell gift card",
@@ -247,8 +247,6 @@ def test_the_next_retrain_learns_the_accepted_intent(
 ) -> None:
     import shutil
 
-    from tests.server.test_retrain import wait_for
-
     shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
     project = project_copy(tiny_project, tmp_path / "shop")
     with (
@@ -263,7 +261,7 @@ def test_the_next_retrain_learns_the_accepted_intent(
         body = {"intent": "gift_card", "turn_ids": cluster["turn_ids"]}
         assert http.post("/api/v1/admin/clusters/accept", json=body, headers=admin).json()["new_intent"]
         assert "gift_card" not in http.get("/api/v1/admin/intents", headers=admin).json()["intents"]
-        job = wait_for(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
+        job = wait_for_job(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
         assert job["status"] == "succeeded" and job["reviewed_examples"] == 5, job
         assert "gift_card" in http.get("/api/v1/admin/intents", headers=admin).json()["intents"]
         predicted = http.post("/api/v1/admin/predict", json={"text": "buy a gift card"}, headers=admin).json()

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from tests.server.fuzzing import UNLIMITED, fuzz
-from tests.server.helpers import login, start_server
+from tests.support.server import login, start_server
 
 EXAMPLES = 30  # per operation, valid and invalid: the whole test stays under a minute on two cores
 

@@ -2,7 +2,7 @@
 
 import httpx
 
-from tests.server.helpers import RunningServer
+from tests.support.server import RunningServer
 
 
 def test_the_demo_page_embeds_the_widget_with_one_script_tag(sqlite_server: RunningServer) -> None:

@@ -12,7 +12,7 @@ import pytest
 from kefu.project.settings import ServerSettings
 from kefu.server.limits import SignInThrottle
 from kefu.server.security import TOKEN_TTL_SECONDS, csrf_token
-from tests.server.helpers import ADMIN_PASSWORD, RunningServer, login, new_agent, start_server
+from tests.support.server import ADMIN_PASSWORD, RunningServer, login, new_agent, start_server
 
 LOGIN = "/api/v1/admin/login"
 ADMIN = {"username": "admin", "password": ADMIN_PASSWORD}

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,9 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kefu.store import Repository, Store
 from kefu.store.models import Base
-from tests.store.helpers import CHEAP_HASHER, FakeClock
-
-POSTGRES_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.support.store import CHEAP_HASHER, POSTGRES_URL, FakeClock, postgres_schema
 
 
 @pytest.fixture(scope="session")
@@ -51,22 +47,6 @@ def postgres_url() -> URL:
     finally:
         engine.dispose()
     return url
-
-
-@contextmanager
-def postgres_schema(server: URL) -> Iterator[str]:
-    """A new, empty schema; yields a URL whose connections use it; drops it (and its tables) at exit."""
-    schema = f"kefu_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = server.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,17 +1,40 @@
-"""Helpers shared by the store tests (plain module: conftest.py is not meant to be imported)."""
+"""The database side of the tests: the PostgreSQL server they use, a schema of their own on it, a settable
+clock, and reading back everything stored (to find personal data that should be gone)."""
 
 import json
+import os
 import re
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import URL
 
 from kefu.store import Store
 
 # Minimal argon2 cost: the tests check behaviour, not hashing strength, and must stay fast.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+POSTGRES_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def postgres_schema(server: URL) -> Iterator[str]:
+    """A new, empty schema; yields a URL whose connections use it; drops it (and its tables) at exit."""
+    schema = f"kefu_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = server.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
 
 
 class FakeClock:
