@@ -19,17 +19,23 @@ def own_server(tiny_project: Path, db_url: str, tmp_path: Path) -> Iterator[Runn
         yield running
 
 
+def label_a_review(http: httpx.Client, admin: dict[str, str], server: RunningServer) -> str:
+    """A customer's "howdy partner" queued for review and labelled greet: something for a retrain to
+    learn. Returns the model version answering now."""
+    session = chat(http, "howdy partner")["session_id"]
+    [customer_turn] = [t for t in server.services.repo.history(session) if t.role == "customer"]
+    review = server.services.repo.add_review(customer_turn.id, "low_confidence")
+    http.post(f"/api/v1/admin/reviews/{review.id}/label", json={"intent": "greet"}, headers=admin)
+    return http.get("/healthz").json()["model_version"]
+
+
 def test_a_retrain_job_learns_the_labels_and_the_new_model_answers(own_server: RunningServer) -> None:
     services = own_server.services
     project = services.bot.project.root
     nlu_before = (project / "data" / "nlu.yml").read_bytes()
     with httpx.Client(base_url=own_server.url, timeout=30) as http:
         admin = login(http)
-        session = chat(http, "howdy partner")["session_id"]
-        [customer_turn] = [t for t in services.repo.history(session) if t.role == "customer"]
-        review = services.repo.add_review(customer_turn.id, "low_confidence")
-        http.post(f"/api/v1/admin/reviews/{review.id}/label", json={"intent": "greet"}, headers=admin)
-        before = http.get("/healthz").json()["model_version"]
+        before = label_a_review(http, admin, own_server)
 
         started = http.post("/api/v1/admin/retrain", headers=admin)
         assert started.status_code == 202 and started.json()["status"] == "running"
@@ -90,11 +96,7 @@ def test_a_model_that_fails_a_story_is_not_swapped_in(own_server: RunningServer)
     live_metrics = metrics.read_bytes()
     with httpx.Client(base_url=own_server.url, timeout=30) as http:
         admin = login(http)
-        session = chat(http, "howdy partner")["session_id"]
-        [customer_turn] = [t for t in services.repo.history(session) if t.role == "customer"]
-        review = services.repo.add_review(customer_turn.id, "low_confidence")
-        http.post(f"/api/v1/admin/reviews/{review.id}/label", json={"intent": "greet"}, headers=admin)
-        before = http.get("/healthz").json()["model_version"]
+        before = label_a_review(http, admin, own_server)
 
         job = wait_for_job(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
         assert job["status"] == "failed" and job["step"] == "stories", job

@@ -23,6 +23,9 @@ from tests.support.store import CHEAP_HASHER
 ADMIN_PASSWORD = "admin-password-for-tests"
 TEST_SECRET = "test-secret-of-at-least-16-bytes"
 
+# The fields of a chat answer (TurnResult) that clients read: the contract and every answer have them
+WIDGET_READS = {"session_id", "reply", "intent", "confidence", "entities", "sentiment", "sources", "handoff"}
+
 
 @dataclass
 class RunningServer:
