@@ -17,6 +17,7 @@ from kefu.runtime.clusters import ClusterFinder
 from kefu.store import Repository
 from tests.support.project import WordEmbedder, project_copy
 from tests.support.server import RunningServer, chat, login, new_agent, start_server, wait_for_job
+from tests.support.store import sqlite_copy
 
 GIFT_CARD = [
     "do you sell gift card",
@@ -192,10 +193,7 @@ class SlowEmbedder(WordEmbedder):
 
 @pytest.fixture()
 def slow_server(tiny_project: Path, sqlite_template: Path, tmp_path: Path) -> Iterator[RunningServer]:
-    import shutil
-
-    shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
-    with start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}") as running:
+    with start_server(tiny_project, sqlite_copy(sqlite_template, tmp_path)) as running:
         yield running
 
 
@@ -245,12 +243,9 @@ def test_results_are_kept_for_a_while_only(slow_server: RunningServer) -> None:
 def test_the_next_retrain_learns_the_accepted_intent(
     tiny_project: Path, sqlite_template: Path, tmp_path: Path
 ) -> None:
-    import shutil
-
-    shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
     project = project_copy(tiny_project, tmp_path / "shop")
     with (
-        start_server(project, f"sqlite:///{tmp_path / 'kefu.db'}") as server,
+        start_server(project, sqlite_copy(sqlite_template, tmp_path)) as server,
         httpx.Client(base_url=server.url, timeout=30) as http,
     ):
         admin = login(http)

@@ -14,7 +14,6 @@ a warning; set KEFU_TEST_REQUIRE_POSTGRES=1 to make that a failure instead (CI).
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,8 +25,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from kefu.store import Repository, Store
-from kefu.store.models import Base
-from tests.support.store import CHEAP_HASHER, POSTGRES_URL, FakeClock, postgres_schema
+from tests.support.store import (
+    CHEAP_HASHER,
+    POSTGRES_URL,
+    FakeClock,
+    emptied,
+    migrated_schema,
+    postgres_schema,
+    sqlite_copy,
+)
 
 
 @pytest.fixture(scope="session")
@@ -65,22 +71,9 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file to copy from."""
-    path = tmp_path_factory.mktemp("template") / "kefu.db"
-    store = Store(path=path)
-    store.migrate()
-    store.dispose()  # the last connection to close checkpoints the WAL into the file: one file to copy
-    return path
-
-
-@pytest.fixture(scope="session")
 def postgres_migrated(postgres_url: URL) -> Iterator[str]:
     """A migrated schema shared by the session's tests."""
-    with postgres_schema(postgres_url) as url:
-        store = Store(url)
-        store.migrate()
-        store.dispose()
+    with migrated_schema(postgres_url) as url:
         yield url
 
 
@@ -88,15 +81,8 @@ def postgres_migrated(postgres_url: URL) -> Iterator[str]:
 def migrated_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated database holding no rows."""
     if backend == "sqlite":
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "kefu.db")
-        return f"sqlite:///{tmp_path / 'kefu.db'}"
-    url = request.getfixturevalue("postgres_migrated")
-    engine = create_engine(url)
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:  # before the test, so a failed test's rows cannot leak into it
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    return url
+        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
+    return emptied(request.getfixturevalue("postgres_migrated"))
 
 
 @pytest.fixture()

@@ -4,16 +4,19 @@ clock, and reading back everything stored (to find personal data that should be 
 import json
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL
 
 from kefu.store import Store
+from kefu.store.models import Base
 
 # Minimal argon2 cost: the tests check behaviour, not hashing strength, and must stay fast.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -35,6 +38,34 @@ def postgres_schema(server: URL) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+
+@contextmanager
+def migrated_schema(server: URL) -> Iterator[str]:
+    """A new schema with every table, as :func:`postgres_schema`: for a session's tests to share."""
+    with postgres_schema(server) as url:
+        store = Store(url)
+        store.migrate()
+        store.dispose()
+        yield url
+
+
+def sqlite_copy(template: Path, folder: Path) -> str:
+    """The URL of a fresh database in ``folder``: a copy of the migrated SQLite file ``template``."""
+    shutil.copyfile(template, folder / "kefu.db")
+    return f"sqlite:///{folder / 'kefu.db'}"
+
+
+def emptied(url: str) -> str:
+    """``url`` (a migrated PostgreSQL schema) with every table emptied and its ids restarted at 1. Done
+    before each test rather than after, so that the rows of a failed test cannot leak into the next."""
+    engine = create_engine(url)
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
 
 
 class FakeClock:
