@@ -2,7 +2,7 @@
 invalid ones, for every operation, and checks each answer for server errors (5xx) and against the
 documented response schema. The same run as tests/server/test_fuzz.py, with many more examples.
 
-The server is the tiny project of the tests (tests/runtime/helpers.py: trained in seconds into the work
+The server is the tiny project of the tests (tests/support/project.py: trained in seconds into the work
 folder and kept there), under uvicorn on 127.0.0.1, without rate limits; admin routes get a bearer token.
 Requests are generated reproducibly: a run with the same arguments sends the same requests.
 
@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT.parent))  # the fuzzer and the tiny project live wit
 
 from kefu.runtime import train_project
 from kefu.store.db import safe_url
-from tests.runtime.helpers import WordEmbedder, write_tiny_project
 from tests.server.fuzzing import UNLIMITED, OperationResult, fuzz
-from tests.server.helpers import login, start_server
+from tests.support.project import WordEmbedder, write_tiny_project
+from tests.support.server import login, start_server
 
 
 def prepare(work: Path) -> Path:
@@ -94,7 +94,7 @@ def main() -> None:
         "benchmark": "fuzz",
         "tool": "schemathesis (positive and negative generation; checks not_a_server_error, "
         "response_schema_conformance)",
-        "project": "tests/runtime/helpers.py tiny project",
+        "project": "tests/support/project.py tiny project",
         "database": shown,
         "examples_per_operation": args.examples,
         "operations": len(results),

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,13 +8,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(2)
 
 from kefu.data import Example
+from kefu.store import Store
 from kefu.training import TrainConfig, fit
-
-INTENTS = {
-    "refund": ["I want a refund", "give me my money back", "refund my order please", "我要退款", "退款什么时候到账"],
-    "order_status": ["where is my order", "track my package", "has my parcel shipped", "我的订单到哪了", "查一下快递"],
-    "greet": ["hello", "hi there", "good morning", "你好", "您好啊"],
-}
+from tests.support.examples import INTENTS
+from tests.support.project import trained_tiny_project
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +32,21 @@ def tiny_model(tiny_examples, tiny_config):
 @pytest.fixture()
 def saved_model(tiny_model, tmp_path):
     return tiny_model.save(tmp_path / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny bot project of tests/support/project.py, trained once per session; read-only (copy it with
+    project_copy to change it)."""
+    return trained_tiny_project(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file to copy (tests.support.store.sqlite_copy): migrating per test costs more
+    than most tests."""
+    path = tmp_path_factory.mktemp("template") / "kefu.db"
+    store = Store(path=path)
+    store.migrate()
+    store.dispose()  # the last connection to close checkpoints the WAL into the file: one file to copy
+    return path

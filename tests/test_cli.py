@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 from kefu.cli import app
 from kefu.store import Repository, open_repository
 from kefu.store.columns import utcnow
-from tests.store.helpers import FakeClock, leaks
+from tests.support.store import FakeClock, leaks
 
 runner = CliRunner()
 

@@ -9,16 +9,8 @@
 The server (:mod:`kefu.server`) is a thin HTTP shell over these.
 """
 
-from kefu.runtime.bot import (
-    Bot,
-    Button,
-    EntityOut,
-    MessageError,
-    Reply,
-    Source,
-    TurnResult,
-    default_database_url,
-)
+from kefu.api_models import Button, EntityOut, Reply, Source, TurnResult
+from kefu.runtime.bot import Bot, MessageError, default_database_url
 from kefu.runtime.erasure import Erasure
 from kefu.runtime.privacy import redact
 from kefu.runtime.retrain import RetrainJobs

@@ -20,9 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from kefu.conversation import WITH_HUMAN, ConversationStatus
+from kefu.api_models import MAX_MESSAGE_CHARS, Button, EntityOut, Reply, Source, TurnResult
+from kefu.conversation import WITH_HUMAN
 from kefu.dialogue import ConversationState, Decision, KbHit, NluResult, decide
 from kefu.dialogue.clauses import split_clauses
 from kefu.dialogue.policy import button_intent
@@ -41,77 +40,11 @@ from kefu.store.db import ENV_URL
 
 log = logging.getLogger("kefu.runtime")
 
-MAX_MESSAGE_CHARS = 2000  # longer messages are not customer questions; they only cost model time
 RELOAD_CHECK_SECONDS = 2.0  # how often a bot looks for a model retrained by another process
 
 
 class MessageError(KefuError):
     """A customer message that cannot be handled (empty or too long)."""
-
-
-# --- the answer ------------------------------------------------------------------------------------
-
-
-class Button(BaseModel):
-    """A quick reply; sending ``payload`` as the next message chooses it."""
-
-    title: str
-    payload: str
-
-
-class Reply(BaseModel):
-    """What the widget shows: the text (empty while a human agent has the conversation) and buttons."""
-
-    text: str
-    buttons: list[Button] = Field(default_factory=list)
-
-
-class Source(BaseModel):
-    """A knowledge-base passage an answer came from: ``faq.csv:12`` or ``returns.md#Refunds``."""
-
-    source: str
-    title: str = ""
-
-
-class EntityOut(BaseModel):
-    type: str
-    value: str
-    start: int
-    end: int
-    source: str = "model"
-
-
-class TurnResult(BaseModel):
-    """The outcome of one customer message (also the body of ``POST /api/v1/chat``)."""
-
-    session_id: str
-    session_key: str | None = Field(
-        None,
-        description="only in the answer that started the conversation: the secret to send as the "
-        "X-Session-Key header to read the conversation and to continue it; kefu keeps only its hash",
-    )
-    reply: Reply
-    intent: str | None = Field(None, description="the predicted intent; 'out_of_scope' when none fits")
-    confidence: float | None = None
-    entities: list[EntityOut] = Field(default_factory=list)
-    sentiment: dict[str, Any] | None = Field(
-        None,
-        description='{"label": "negative", "score": 0.93, "probabilities": {...}}; None when the project has no '
-        "sentiment head (kefu.yml sentiment.enabled) or the message was a button click",
-    )
-    sources: list[Source] = Field(default_factory=list)
-    handoff: bool = Field(False, description="the conversation is waiting for, or with, a human agent")
-    status: ConversationStatus = "bot"
-    decision: str | None = Field(None, description="reply, form, clarify, kb, fallback, handoff or cancel")
-    seq: int = Field(description="sequence number of the last turn recorded; poll messages after it")
-    model_version: str | None = None
-    explanation: dict[str, Any] | None = Field(
-        None,
-        description='only when asked for (explain: true): a score per word for the top-ranked intent, {"text", '
-        '"intent", "method", "probability", "tokens": [{"token", "start", "end", "score"}], ...}, with offsets into '
-        "its text (the message as the model saw it, personal data masked); None for a button click or while a "
-        "human agent has the conversation",
-    )
 
 
 # --- the bot ---------------------------------------------------------------------------------------

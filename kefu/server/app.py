@@ -25,6 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kefu import __version__
+from kefu.api_models import INVALID
 from kefu.errors import KefuError
 from kefu.knowledge import Embedder
 from kefu.project import load_project
@@ -55,7 +56,6 @@ from kefu.server.routes import (
     reviews,
     users,
 )
-from kefu.server.schemas import INVALID
 from kefu.server.security import load_secret
 from kefu.store import (
     ConflictError,

@@ -9,11 +9,11 @@ from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from kefu.api_models import ChatIn
 from kefu.runtime import Bot, Erasure, RetrainJobs
 from kefu.runtime.clusters import ClusterFinder
 from kefu.server.limits import ChatLimits, SignInThrottle
 from kefu.server.metrics import Metrics
-from kefu.server.schemas import ChatIn
 from kefu.server.security import (
     CSRF_COOKIE,
     CSRF_HEADER,

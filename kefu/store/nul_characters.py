@@ -4,7 +4,7 @@ PostgreSQL cannot hold a NUL (0x00) in text or JSONB and psycopg answers one wit
 while SQLite would store it. So one engine listener looks at every bound value before the statement
 reaches either database, lookups included (on PostgreSQL an id with a NUL fails like a text does), and
 raises `InvalidValueError` naming the column. The HTTP API refuses NUL characters before this point
-(kefu.server.schemas and deps); this is for the Python API and the CLI.
+(kefu.api_models and deps); this is for the Python API and the CLI.
 """
 
 from __future__ import annotations

@@ -530,11 +530,7 @@ class _Run:
         batch_texts = [self.texts[i] for i in batch_idx]
         batch_ids = [self.token_ids[i] for i in batch_idx]
         if cfg.augment and self.lower is None:
-            # Annotated examples are not perturbed: their entity spans would no longer fit.
-            batch_texts = [
-                augment(t, rng) if rng.random() < cfg.augment and not self.everything[i].entities else t
-                for t, i in zip(batch_texts, batch_idx, strict=True)
-            ]
+            batch_texts = augmented([self.everything[i] for i in batch_idx], cfg.augment, rng)
             batch_ids = inputs.token_ids(batch_texts)
         cached = pad_states([self.lower[i] for i in batch_idx]) if self.lower is not None else None
         out = self.train_net(inputs.batch(batch_texts, batch_ids), lower=cached)
@@ -550,6 +546,12 @@ class _Run:
             # a batch of sentiment examples only has no tag to learn: head_loss makes that 0, not NaN
             loss = loss + head_loss(out.tags.flatten(0, 1), gold.flatten(), 0.0)
         return loss
+
+
+def augmented(examples: list[Example], rate: float, rng: random.Random) -> list[str]:
+    """The texts of `examples`, each perturbed by `augment` with probability `rate`; an annotated example's
+    never is: its entity spans would no longer fit."""
+    return [augment(e.text, rng) if rng.random() < rate and not e.entities else e.text for e in examples]
 
 
 def _distillation_loss(teacher: Teacher, out, soft: torch.Tensor, batch_idx: list[int]) -> torch.Tensor:

@@ -13,7 +13,7 @@ from kefu.data import Example
 from kefu.errors import ConfigError
 from kefu.training import TrainConfig, fit
 from kefu.training.teacher import Teacher
-from tests.conftest import INTENTS
+from tests.support.examples import INTENTS
 
 
 class FixedTeacher:

@@ -1,4 +1,4 @@
-"""The browser tests serve the tiny project like the server tests do (see tests/server/helpers.py) and
+"""The browser tests serve the tiny project like the server tests do (see tests/support/server.py) and
 drive Debian's Chromium (never a browser Playwright downloads)."""
 
 from collections.abc import Iterator
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.helpers import one_torch_thread, trained_tiny_project
-from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
+from tests.support.project import one_torch_thread
+from tests.support.server import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -31,11 +31,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _one_torch_thread() -> Iterator[None]:
     with one_torch_thread():
         yield
-
-
-@pytest.fixture(scope="session")
-def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_tiny_project(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server.helpers import ADMIN_PASSWORD, RunningServer, chat
+from tests.support.server import ADMIN_PASSWORD, RunningServer, chat
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 AGENT_REPLY = "您好，我是客服小美。您的订单已经发货了，明天送达。"

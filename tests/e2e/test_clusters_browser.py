@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from tests.server.helpers import ADMIN_PASSWORD, RunningServer
+from tests.support.server import ADMIN_PASSWORD, RunningServer
 
 MARKUP = "<img src=x> gift card <b>now</b>"  # shown as the text it is, never as HTML
 GIFT_CARD = [

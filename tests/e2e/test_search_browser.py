@@ -3,7 +3,7 @@ and the words travel in the request body, never in a URL (which access logs woul
 
 import httpx
 
-from tests.server.helpers import ADMIN_PASSWORD, RunningServer, chat
+from tests.support.server import ADMIN_PASSWORD, RunningServer, chat
 
 
 def test_the_dashboard_searches_conversations_with_the_words_in_the_body(server: RunningServer, browser) -> None:

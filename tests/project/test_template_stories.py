@@ -10,7 +10,7 @@ from pathlib import Path
 from kefu.project.scaffold import init_project
 from kefu.runtime import train_project
 from kefu.runtime.stories import project_story_files, run_project_stories
-from tests.runtime.helpers import one_torch_thread
+from tests.support.project import one_torch_thread
 
 
 def test_the_template_passes_its_stories(tmp_path: Path) -> None:

@@ -1,7 +1,6 @@
-"""Fixtures of the runtime tests: the trained tiny project, a fresh SQLite database per test, a bot."""
+"""Fixtures of the runtime tests: a fresh SQLite database per test, a bot on the tiny project."""
 
 import random
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +8,8 @@ import pytest
 
 from kefu.runtime import Bot
 from kefu.store import Repository, Store
-from tests.runtime.helpers import CHEAP_HASHER, WordEmbedder, one_torch_thread, trained_tiny_project
+from tests.support.project import WordEmbedder, one_torch_thread
+from tests.support.store import CHEAP_HASHER, sqlite_copy
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -18,26 +18,9 @@ def _one_torch_thread() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="session")
-def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The trained tiny project; read-only (copy it with helpers.project_copy to change it)."""
-    return trained_tiny_project(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file to copy (migrating per test costs more than the test)."""
-    path = tmp_path_factory.mktemp("db-template") / "kefu.db"
-    store = Store(path=path)
-    store.migrate()
-    store.dispose()  # checkpoints the WAL: one file to copy
-    return path
-
-
 @pytest.fixture()
-def db_url(migrated_sqlite: Path, tmp_path: Path) -> str:
-    shutil.copyfile(migrated_sqlite, tmp_path / "kefu.db")
-    return f"sqlite:///{tmp_path / 'kefu.db'}"
+def db_url(sqlite_template: Path, tmp_path: Path) -> str:
+    return sqlite_copy(sqlite_template, tmp_path)
 
 
 @pytest.fixture()

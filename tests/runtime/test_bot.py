@@ -11,7 +11,8 @@ import pytest
 
 from kefu.runtime import Bot, MessageError, train_project
 from kefu.store import Repository, Store
-from tests.runtime.helpers import CHEAP_HASHER, WordEmbedder, project_copy
+from tests.support.project import WordEmbedder, project_copy
+from tests.support.store import CHEAP_HASHER
 
 
 def roles(repo: Repository, session_id: str) -> list[str]:

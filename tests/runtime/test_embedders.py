@@ -1,7 +1,7 @@
 import numpy as np
 
 from kefu.runtime.embedders import LockedEmbedder
-from tests.runtime.helpers import WordEmbedder
+from tests.support.project import WordEmbedder
 
 
 class Counting(WordEmbedder):

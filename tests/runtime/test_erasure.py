@@ -10,8 +10,8 @@ from kefu.runtime import Erasure, export_reviewed
 from kefu.runtime.training import reviewed_file
 from kefu.store import Repository
 from kefu.store.columns import utcnow
-from tests.runtime.helpers import CHEAP_HASHER, project_copy
-from tests.store.helpers import FakeClock, leaks
+from tests.support.project import project_copy
+from tests.support.store import CHEAP_HASHER, FakeClock, leaks
 
 A_TEXT, B_TEXT = "can I pay with alipay points", "do you sell gift cards"
 

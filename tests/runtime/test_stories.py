@@ -10,7 +10,7 @@ from kefu.cli import app
 from kefu.runtime import Bot
 from kefu.runtime.stories import run_project_stories
 from kefu.stories import Story, TurnExpectation, bot_sender, run_stories
-from tests.runtime.helpers import WordEmbedder, project_copy
+from tests.support.project import WordEmbedder, project_copy
 
 STORIES = """\
 stories:

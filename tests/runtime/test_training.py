@@ -13,7 +13,7 @@ from kefu.runtime import Bot, Erasure, export_reviewed, reviewed_for_training, t
 from kefu.runtime.training import nlu_fingerprint, reviewed_file
 from kefu.store import Repository
 from kefu.store.columns import utcnow
-from tests.runtime.helpers import WordEmbedder, project_copy
+from tests.support.project import WordEmbedder, project_copy
 
 
 @pytest.fixture()

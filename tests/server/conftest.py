@@ -7,7 +7,6 @@ when the server cannot be reached.
 """
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from kefu.project.settings import ServerSettings
-from kefu.store import Store
-from kefu.store.models import Base
-from tests.runtime.helpers import one_torch_thread, trained_tiny_project
-from tests.server.helpers import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
-from tests.store.conftest import POSTGRES_URL, postgres_schema
+from tests.support.project import one_torch_thread
+from tests.support.server import ADMIN_PASSWORD, TEST_SECRET, RunningServer, start_server
+from tests.support.store import POSTGRES_URL, emptied, migrated_schema, sqlite_copy
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,20 +37,6 @@ def _server_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_tiny_project(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("server-db") / "kefu.db"
-    store = Store(path=path)
-    store.migrate()
-    store.dispose()
-    return path
-
-
-@pytest.fixture(scope="session")
 def postgres_migrated() -> Iterator[str]:
     """A migrated schema of its own for the session, or a skip naming why PostgreSQL is unavailable."""
     url = make_url(POSTGRES_URL)
@@ -67,10 +50,7 @@ def postgres_migrated() -> Iterator[str]:
         pytest.skip(f"PostgreSQL at {url.render_as_string()} unreachable: {str(error).splitlines()[0]}")
     finally:
         engine.dispose()
-    with postgres_schema(url) as schema_url:
-        store = Store(schema_url)
-        store.migrate()
-        store.dispose()
+    with migrated_schema(url) as schema_url:
         yield schema_url
 
 
@@ -83,15 +63,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty migrated database: a copied SQLite file, or the session's PostgreSQL schema truncated."""
     if backend == "sqlite":
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "kefu.db")
-        return f"sqlite:///{tmp_path / 'kefu.db'}"
-    url = request.getfixturevalue("postgres_migrated")
-    engine = create_engine(url)
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    return url
+        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
+    return emptied(request.getfixturevalue("postgres_migrated"))
 
 
 @pytest.fixture()
@@ -104,8 +77,7 @@ def server(tiny_project: Path, db_url: str) -> Iterator[RunningServer]:
 @pytest.fixture()
 def sqlite_server(tiny_project: Path, sqlite_template: Path, tmp_path: Path) -> Iterator[RunningServer]:
     """For tests whose subject is not storage: SQLite only."""
-    shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
-    with start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}") as running:
+    with start_server(tiny_project, sqlite_copy(sqlite_template, tmp_path)) as running:
         yield running
 
 
@@ -114,8 +86,7 @@ def serve_with(tiny_project: Path, sqlite_template: Path, tmp_path: Path):
     """Start the tiny project with the given ``server:`` settings (SQLite)."""
 
     def start(settings: ServerSettings, log_level: str = "warning"):
-        shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
-        return start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}", settings, log_level)
+        return start_server(tiny_project, sqlite_copy(sqlite_template, tmp_path), settings, log_level)
 
     return start
 

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from kefu.server.deps import admin_user
 from kefu.server.security import issue_token
 from kefu.store import UserRecord
-from tests.server.helpers import RunningServer, chat, login, new_agent, poll
+from tests.support.server import RunningServer, chat, login, new_agent, poll
 
 SAMPLE_PARAMS = {"session_id": "0123456789abcdef", "review_id": "1", "job_id": "abc123", "customer_id": "u-1"}
 
@@ -126,6 +126,11 @@ def test_an_agent_claims_replies_and_the_customer_sees_it(client: httpx.Client) 
     detail = client.get(f"/api/v1/admin/conversations/{session}", headers=mei).json()
     assert [t["role"] for t in detail["turns"]] == ["customer", "bot", "customer", "agent"]
     assert detail["turns"][0]["intent"] == "human_agent" and detail["turns"][1]["decision"] == "handoff"
+    # TurnOut is made from the store's TurnRecord: the same fields, less the two that stay inside
+    assert list(detail["turns"][0]) == [
+        "id", "seq", "role", "text", "created_at", "intent", "confidence", "oos", "entities", "sentiment",
+        "sentiment_score", "decision", "sources", "buttons", "model_version", "agent_id",
+    ]
 
     released = client.post(f"/api/v1/admin/conversations/{session}/release", headers=mei).json()
     assert released["status"] == "bot" and released["assigned_agent_id"] is None

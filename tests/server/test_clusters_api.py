@@ -15,8 +15,9 @@ from kefu.project import load_project
 from kefu.runtime import export_reviewed
 from kefu.runtime.clusters import ClusterFinder
 from kefu.store import Repository
-from tests.runtime.helpers import WordEmbedder, project_copy
-from tests.server.helpers import RunningServer, chat, login, new_agent, start_server
+from tests.support.project import WordEmbedder, project_copy
+from tests.support.server import RunningServer, chat, login, new_agent, start_server, wait_for_job
+from tests.support.store import sqlite_copy
 
 GIFT_CARD = [
     "do you sell gift card",
@@ -192,10 +193,7 @@ class SlowEmbedder(WordEmbedder):
 
 @pytest.fixture()
 def slow_server(tiny_project: Path, sqlite_template: Path, tmp_path: Path) -> Iterator[RunningServer]:
-    import shutil
-
-    shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
-    with start_server(tiny_project, f"sqlite:///{tmp_path / 'kefu.db'}") as running:
+    with start_server(tiny_project, sqlite_copy(sqlite_template, tmp_path)) as running:
         yield running
 
 
@@ -245,14 +243,9 @@ def test_results_are_kept_for_a_while_only(slow_server: RunningServer) -> None:
 def test_the_next_retrain_learns_the_accepted_intent(
     tiny_project: Path, sqlite_template: Path, tmp_path: Path
 ) -> None:
-    import shutil
-
-    from tests.server.test_retrain import wait_for
-
-    shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
     project = project_copy(tiny_project, tmp_path / "shop")
     with (
-        start_server(project, f"sqlite:///{tmp_path / 'kefu.db'}") as server,
+        start_server(project, sqlite_copy(sqlite_template, tmp_path)) as server,
         httpx.Client(base_url=server.url, timeout=30) as http,
     ):
         admin = login(http)
@@ -263,7 +256,7 @@ def test_the_next_retrain_learns_the_accepted_intent(
         body = {"intent": "gift_card", "turn_ids": cluster["turn_ids"]}
         assert http.post("/api/v1/admin/clusters/accept", json=body, headers=admin).json()["new_intent"]
         assert "gift_card" not in http.get("/api/v1/admin/intents", headers=admin).json()["intents"]
-        job = wait_for(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
+        job = wait_for_job(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
         assert job["status"] == "succeeded" and job["reviewed_examples"] == 5, job
         assert "gift_card" in http.get("/api/v1/admin/intents", headers=admin).json()["intents"]
         predicted = http.post("/api/v1/admin/predict", json={"text": "buy a gift card"}, headers=admin).json()

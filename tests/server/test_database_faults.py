@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 
 from kefu.project.settings import ServerSettings
 from kefu.store import Store
-from tests.server.helpers import RunningServer, chat, session_headers, start_server, uvicorn_logs_to
-from tests.store.conftest import POSTGRES_URL
+from tests.support.server import RunningServer, chat, session_headers, start_server, uvicorn_logs_to
+from tests.support.store import POSTGRES_URL
 
 PUBLIC = "the database is busy or unreachable; try again shortly"
 TERMINATE = (

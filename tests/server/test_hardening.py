@@ -10,7 +10,7 @@ import pytest
 from kefu.project.settings import ServerSettings
 from kefu.server.app import cors_origins
 from kefu.server.pages import STATIC_DIR
-from tests.server.helpers import (
+from tests.support.server import (
     ADMIN_PASSWORD,
     RunningServer,
     chat,

@@ -1,7 +1,7 @@
 """Personal data over its whole life, through a real server on SQLite and PostgreSQL: what is stored, how
 long, and that erasing, purging and closing leave nothing behind.
 
-Every check reads the whole database with plain SQL (tests.store.helpers), not through the API.
+Every check reads the whole database with plain SQL (tests.support.store), not through the API.
 """
 
 import logging
@@ -23,9 +23,9 @@ from kefu.runtime.training import reviewed_file
 from kefu.server import retention
 from kefu.store import Repository, Store, StoreError
 from kefu.store.columns import utcnow
-from tests.runtime.helpers import project_copy
-from tests.server.helpers import RunningServer, chat, login, new_agent, start_server
-from tests.store.helpers import FakeClock, leaks, stored_texts
+from tests.support.project import project_copy
+from tests.support.server import RunningServer, chat, login, new_agent, start_server
+from tests.support.store import FakeClock, leaks, stored_texts
 
 CORPUS = Path(__file__).parents[1] / "privacy" / "corpus.jsonl"
 PII_TYPES = ("email", "phone", "id_number", "card", "ip")

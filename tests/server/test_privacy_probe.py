@@ -12,8 +12,8 @@ import pytest
 
 from kefu.privacy.scoring import read_corpus
 from tests.server.fuzzing import UNLIMITED
-from tests.server.helpers import chat, login, start_server, uvicorn_logs_to
-from tests.store.helpers import leaks
+from tests.support.server import chat, login, start_server, uvicorn_logs_to
+from tests.support.store import leaks
 
 CORPUS = Path(__file__).parents[1] / "privacy" / "corpus.jsonl"
 SEARCH = "/api/v1/admin/conversations/search"

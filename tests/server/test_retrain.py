@@ -2,15 +2,14 @@
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.runtime.helpers import project_copy
-from tests.server.helpers import RunningServer, chat, login, start_server
+from tests.support.project import project_copy
+from tests.support.server import RunningServer, chat, login, start_server, wait_for_job
 
 
 @pytest.fixture()
@@ -20,13 +19,14 @@ def own_server(tiny_project: Path, db_url: str, tmp_path: Path) -> Iterator[Runn
         yield running
 
 
-def wait_for(http: httpx.Client, headers: dict, job_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = http.get(f"/api/v1/admin/retrain/{job_id}", headers=headers).json()
-        if job["status"] != "running" or time.monotonic() > deadline:
-            return job
-        time.sleep(0.1)
+def label_a_review(http: httpx.Client, admin: dict[str, str], server: RunningServer) -> str:
+    """A customer's "howdy partner" queued for review and labelled greet: something for a retrain to
+    learn. Returns the model version answering now."""
+    session = chat(http, "howdy partner")["session_id"]
+    [customer_turn] = [t for t in server.services.repo.history(session) if t.role == "customer"]
+    review = server.services.repo.add_review(customer_turn.id, "low_confidence")
+    http.post(f"/api/v1/admin/reviews/{review.id}/label", json={"intent": "greet"}, headers=admin)
+    return http.get("/healthz").json()["model_version"]
 
 
 def test_a_retrain_job_learns_the_labels_and_the_new_model_answers(own_server: RunningServer) -> None:
@@ -35,15 +35,11 @@ def test_a_retrain_job_learns_the_labels_and_the_new_model_answers(own_server: R
     nlu_before = (project / "data" / "nlu.yml").read_bytes()
     with httpx.Client(base_url=own_server.url, timeout=30) as http:
         admin = login(http)
-        session = chat(http, "howdy partner")["session_id"]
-        [customer_turn] = [t for t in services.repo.history(session) if t.role == "customer"]
-        review = services.repo.add_review(customer_turn.id, "low_confidence")
-        http.post(f"/api/v1/admin/reviews/{review.id}/label", json={"intent": "greet"}, headers=admin)
-        before = http.get("/healthz").json()["model_version"]
+        before = label_a_review(http, admin, own_server)
 
         started = http.post("/api/v1/admin/retrain", headers=admin)
         assert started.status_code == 202 and started.json()["status"] == "running"
-        job = wait_for(http, admin, started.json()["id"])
+        job = wait_for_job(http, admin, started.json()["id"])
         assert job["status"] == "succeeded", job
         assert (job["step"], job["progress"], job["retrained"]) == ("done", 1.0, True)
         assert job["model_version_before"] == before and job["model_version"] != before
@@ -100,13 +96,9 @@ def test_a_model_that_fails_a_story_is_not_swapped_in(own_server: RunningServer)
     live_metrics = metrics.read_bytes()
     with httpx.Client(base_url=own_server.url, timeout=30) as http:
         admin = login(http)
-        session = chat(http, "howdy partner")["session_id"]
-        [customer_turn] = [t for t in services.repo.history(session) if t.role == "customer"]
-        review = services.repo.add_review(customer_turn.id, "low_confidence")
-        http.post(f"/api/v1/admin/reviews/{review.id}/label", json={"intent": "greet"}, headers=admin)
-        before = http.get("/healthz").json()["model_version"]
+        before = label_a_review(http, admin, own_server)
 
-        job = wait_for(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
+        job = wait_for_job(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
         assert job["status"] == "failed" and job["step"] == "stories", job
         assert job["error"].startswith(
             "the new model fails 1 of 2 stories (order number later), so the model answering is kept; first "
@@ -122,7 +114,7 @@ def test_a_model_that_fails_a_story_is_not_swapped_in(own_server: RunningServer)
         assert not (project / "models" / "candidate").exists()
 
         stories.write_text(STORIES.format(expected="A12345"), encoding="utf-8")
-        job = wait_for(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
+        job = wait_for_job(http, admin, http.post("/api/v1/admin/retrain", headers=admin).json()["id"])
         assert job["status"] == "succeeded", job
         assert job["stories"] == {"stories": 2, "turns": 3, "passed": 3, "failed": 0, "failed_stories": []}
         assert job["model_version"] != before and http.get("/healthz").json()["model_version"] == job["model_version"]

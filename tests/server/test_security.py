@@ -12,7 +12,7 @@ from kefu.server.app import ensure_first_admin
 from kefu.server.passwords import PASSWORD_FILE
 from kefu.server.security import csrf_matches, csrf_token, issue_token, load_secret, verify_token
 from kefu.store import Repository, Store, UserRecord
-from tests.runtime.helpers import CHEAP_HASHER
+from tests.support.store import CHEAP_HASHER
 
 USER = UserRecord(7, "mei", "agent", datetime(2026, 1, 1, tzinfo=UTC))
 

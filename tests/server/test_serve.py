@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from kefu.cli import app
 from kefu.server.serve import _Worker, listening_socket
-from tests.runtime.helpers import project_copy
+from tests.support.project import project_copy
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
 

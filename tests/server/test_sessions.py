@@ -2,7 +2,6 @@
 and sign-in throttling, over a real server."""
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,8 @@ import pytest
 from kefu.project.settings import ServerSettings
 from kefu.server.limits import SignInThrottle
 from kefu.server.security import TOKEN_TTL_SECONDS, csrf_token
-from tests.server.helpers import ADMIN_PASSWORD, RunningServer, login, new_agent, start_server
+from tests.support.server import ADMIN_PASSWORD, RunningServer, login, new_agent, start_server
+from tests.support.store import sqlite_copy
 
 LOGIN = "/api/v1/admin/login"
 ADMIN = {"username": "admin", "password": ADMIN_PASSWORD}
@@ -86,8 +86,7 @@ def test_logout_clears_both_cookies(sqlite_server: RunningServer) -> None:
 def test_signing_out_revokes_every_token_of_the_user_on_every_server(
     tiny_project: Path, sqlite_template: Path, tmp_path: Path
 ) -> None:
-    shutil.copyfile(sqlite_template, tmp_path / "kefu.db")
-    database = f"sqlite:///{tmp_path / 'kefu.db'}"
+    database = sqlite_copy(sqlite_template, tmp_path)
     with (
         start_server(tiny_project, database) as first,
         start_server(tiny_project, database) as second,  # another worker on the same database

@@ -14,11 +14,8 @@ a warning; set KEFU_TEST_REQUIRE_POSTGRES=1 to make that a failure instead (CI).
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,10 +25,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from kefu.store import Repository, Store
-from kefu.store.models import Base
-from tests.store.helpers import CHEAP_HASHER, FakeClock
-
-POSTGRES_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.support.store import (
+    CHEAP_HASHER,
+    POSTGRES_URL,
+    FakeClock,
+    emptied,
+    migrated_schema,
+    postgres_schema,
+    sqlite_copy,
+)
 
 
 @pytest.fixture(scope="session")
@@ -53,22 +55,6 @@ def postgres_url() -> URL:
     return url
 
 
-@contextmanager
-def postgres_schema(server: URL) -> Iterator[str]:
-    """A new, empty schema; yields a URL whose connections use it; drops it (and its tables) at exit."""
-    schema = f"kefu_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = server.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -85,22 +71,9 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file to copy from."""
-    path = tmp_path_factory.mktemp("template") / "kefu.db"
-    store = Store(path=path)
-    store.migrate()
-    store.dispose()  # the last connection to close checkpoints the WAL into the file: one file to copy
-    return path
-
-
-@pytest.fixture(scope="session")
 def postgres_migrated(postgres_url: URL) -> Iterator[str]:
     """A migrated schema shared by the session's tests."""
-    with postgres_schema(postgres_url) as url:
-        store = Store(url)
-        store.migrate()
-        store.dispose()
+    with migrated_schema(postgres_url) as url:
         yield url
 
 
@@ -108,15 +81,8 @@ def postgres_migrated(postgres_url: URL) -> Iterator[str]:
 def migrated_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated database holding no rows."""
     if backend == "sqlite":
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "kefu.db")
-        return f"sqlite:///{tmp_path / 'kefu.db'}"
-    url = request.getfixturevalue("postgres_migrated")
-    engine = create_engine(url)
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:  # before the test, so a failed test's rows cannot leak into it
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    return url
+        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
+    return emptied(request.getfixturevalue("postgres_migrated"))
 
 
 @pytest.fixture()

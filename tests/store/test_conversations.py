@@ -8,7 +8,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from kefu.store import InvalidValueError, NotFoundError, Repository, Store, TurnRecord
-from tests.store.helpers import CHEAP_HASHER
+from tests.support.store import CHEAP_HASHER
 
 
 def test_conversation_and_turns_round_trip(repo):

@@ -1,6 +1,6 @@
 """Erasure, retention and closing leave nothing of the customer in any table, and touch nobody else.
 
-Every check reads the whole database with plain SQL (tests.store.helpers.stored_texts), not through the
+Every check reads the whole database with plain SQL (tests.support.store.stored_texts), not through the
 repository, so a copy of the data in a column the code forgot would be found.
 """
 
@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from kefu.store import InvalidValueError, Repository, Store
-from tests.store.helpers import leaks, stored_texts
+from tests.support.store import leaks, stored_texts
 
 
 def _conversation(repo: Repository, customer_id: str | None, marker: str, agent_id: int) -> str:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from kefu.cli import app
 from kefu.nlu.model import Model
 from kefu.training import TrainConfig, fit
-from tests.runtime.helpers import one_torch_thread
+from tests.support.project import one_torch_thread
 from tests.training.ddp_helpers import (
     CONFIG,
     GLOBAL_BATCHES,

@@ -5,8 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from kefu.server.deps import ServicesDep, UserDep
-from kefu.server.schemas import (
+from kefu.api_models import (
     AnalyticsOut,
     DayOut,
     IntentCountOut,
@@ -14,6 +13,7 @@ from kefu.server.schemas import (
     TopicSentimentOut,
     TopicTrendOut,
 )
+from kefu.server.deps import ServicesDep, UserDep
 
 router = APIRouter(tags=["analytics"])
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
+from kefu.api_models import ErrorOut, LoginIn, PasswordIn, TokenOut, UserOut
 from kefu.server.deps import Services, ServicesDep, UserDep, client_address, too_many_requests
-from kefu.server.schemas import ErrorOut, LoginIn, PasswordIn, TokenOut, UserOut
 from kefu.server.security import (
     CSRF_COOKIE,
     DEVICE_COOKIE,

@@ -5,10 +5,9 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Header, Path, Query
 
-from kefu.runtime import TurnResult
+from kefu.api_models import INVALID, MAX_DB_INT, ChatIn, ErrorOut, MessageOut, MessagesOut, TurnResult
 from kefu.runtime.recording import turns_after
 from kefu.server.deps import Services, ServicesDep, chat_rate_limit
-from kefu.server.schemas import INVALID, MAX_DB_INT, ChatIn, ErrorOut, MessageOut, MessagesOut
 from kefu.store import ConversationRecord, NotFoundError
 from kefu.store.conversations import may_access
 from kefu.store.models import CUSTOMER_ID_MAX, Conversation

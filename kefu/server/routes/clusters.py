@@ -7,8 +7,8 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, Query
 
+from kefu.api_models import AcceptClusterIn, AcceptedOut, ClusterOut, ClustersOut, ErrorOut, TermOut
 from kefu.server.deps import ServicesDep, UserDep
-from kefu.server.schemas import AcceptClusterIn, AcceptedOut, ClusterOut, ClustersOut, ErrorOut, TermOut
 
 router = APIRouter(tags=["reviews"])
 

@@ -4,11 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from kefu.conversation import ConversationStatus
-from kefu.dialogue import ConversationState
-from kefu.errors import DataError
-from kefu.server.deps import Services, ServicesDep, UserDep
-from kefu.server.schemas import (
+from kefu.api_models import (
     MAX_DB_INT,
     AgentReplyIn,
     ConversationDetail,
@@ -19,6 +15,10 @@ from kefu.server.schemas import (
     TicketOut,
     TurnOut,
 )
+from kefu.conversation import ConversationStatus
+from kefu.dialogue import ConversationState
+from kefu.errors import DataError
+from kefu.server.deps import Services, ServicesDep, UserDep
 from kefu.server.security import Principal
 from kefu.store import ConversationRecord, NotFoundError, Repository
 

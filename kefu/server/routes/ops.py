@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter, Response
 
+from kefu.api_models import HealthOut
 from kefu.server.deps import ServicesDep
-from kefu.server.schemas import HealthOut
 
 router = APIRouter(tags=["operations"])
 RETRY_AFTER_S = 2

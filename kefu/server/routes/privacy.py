@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from kefu.server.deps import AdminDep, ServicesDep
-from kefu.server.schemas import (
+from kefu.api_models import (
     CUSTOMER_ID_DESCRIPTION,
     CUSTOMER_ID_PATTERN,
     DeletedOut,
     ErrorOut,
 )
+from kefu.server.deps import AdminDep, ServicesDep
 from kefu.store import NotFoundError
 from kefu.store.models import CUSTOMER_ID_MAX
 

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter, status
 
+from kefu.api_models import ErrorOut, RetrainJobOut
 from kefu.server.deps import AdminDep, ServicesDep, UserDep
-from kefu.server.schemas import ErrorOut, RetrainJobOut
 
 router = APIRouter(tags=["retrain"])
 

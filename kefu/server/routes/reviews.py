@@ -7,9 +7,7 @@ from typing import Annotated, Literal
 from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from kefu.runtime.engine import Engine
-from kefu.server.deps import Services, ServicesDep, UserDep
-from kefu.server.schemas import (
+from kefu.api_models import (
     MAX_DB_INT,
     ErrorOut,
     IntentsOut,
@@ -18,6 +16,8 @@ from kefu.server.schemas import (
     PredictOut,
     ReviewOut,
 )
+from kefu.runtime.engine import Engine
+from kefu.server.deps import Services, ServicesDep, UserDep
 
 router = APIRouter(tags=["reviews"])
 NOT_FOUND = {404: {"model": ErrorOut}}

@@ -3,8 +3,8 @@
 from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 
+from kefu.api_models import ErrorOut, UserIn, UserOut
 from kefu.server.deps import AdminDep, ServicesDep
-from kefu.server.schemas import ErrorOut, UserIn, UserOut
 
 router = APIRouter(tags=["users"])
 

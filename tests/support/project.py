@@ -1,7 +1,7 @@
 """A tiny bilingual bot project, a deterministic embedder and a trained copy shared by the test session.
 
-Plain module (conftest files are not meant to be imported); the runtime, server and browser tests all use
-it. The project trains in a few seconds: four intents (one answered from the knowledge base, one that
+The runtime, server and browser tests all use it (tests/conftest.py's ``tiny_project`` fixture is the
+trained copy). The project trains in a few seconds: four intents (one answered from the knowledge base, one that
 hands off), an out-of-scope class, a form asking for the order number, three FAQ rows. Order numbers are
 found by the kefu.yml regex alone (no annotations, so no entity head: a tiny model's entity head would
 cut "A12345" to "12345").
@@ -18,12 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from argon2 import PasswordHasher
 
 from kefu.runtime import train_project
-
-# Minimal argon2 cost: the tests check behaviour, not hashing strength.
-CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 KEFU_YML = """\
 name: Tiny shop 小店

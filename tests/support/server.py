@@ -17,10 +17,14 @@ from fastapi import FastAPI
 from kefu.project.settings import ServerSettings
 from kefu.server import create_app
 from kefu.server.deps import Services
-from tests.runtime.helpers import CHEAP_HASHER, WordEmbedder
+from tests.support.project import WordEmbedder
+from tests.support.store import CHEAP_HASHER
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 TEST_SECRET = "test-secret-of-at-least-16-bytes"
+
+# The fields of a chat answer (TurnResult) that clients read: the contract and every answer have them
+WIDGET_READS = {"session_id", "reply", "intent", "confidence", "entities", "sentiment", "sources", "handoff"}
 
 
 @dataclass
@@ -141,3 +145,13 @@ def uvicorn_logs_to(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     finally:
         for logger in loggers:
             logger.removeHandler(caplog.handler)
+
+
+def wait_for_job(http: httpx.Client, headers: dict, job_id: str, timeout: float = 120) -> dict:
+    """The retrain job once it is no longer running (or as it is after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = http.get(f"/api/v1/admin/retrain/{job_id}", headers=headers).json()
+        if job["status"] != "running" or time.monotonic() > deadline:
+            return job
+        time.sleep(0.1)

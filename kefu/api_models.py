@@ -1,18 +1,24 @@
-"""The HTTP contract: request and response bodies as Pydantic models (they make the OpenAPI document).
+"""The API's models: the answer of a chat turn and every HTTP request and response body (Pydantic models,
+so they make the OpenAPI document).
 
-The chat answer itself is :class:`kefu.runtime.TurnResult`, the same object the Python API returns.
+The answer to a customer message, :class:`TurnResult`, is both what :meth:`kefu.runtime.Bot.handle`
+returns and the body of ``POST /api/v1/chat``. Here, not in kefu.runtime or kefu.server, because both
+import them: this module imports only the store and the leaf modules below both.
 """
 
+import dataclasses
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from kefu.conversation import ConversationStatus
-from kefu.runtime.bot import MAX_MESSAGE_CHARS
 from kefu.store.base import CLIENT_MESSAGE_ID_MAX
 from kefu.store.models import CUSTOMER_ID_MAX
+from kefu.store.records import TurnRecord
 from kefu.store.reviews import MAX_LABEL_TURNS
+
+MAX_MESSAGE_CHARS = 2000  # longer messages are not customer questions; they only cost model time
 
 # An opaque account id, so no e-mail address ('@') or name (spaces) is stored as the key to a customer
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
@@ -40,6 +46,71 @@ class _Input(BaseModel):
 class _Record(BaseModel):
     # the store returns frozen dataclasses; these models read them by attribute
     model_config = ConfigDict(from_attributes=True)
+
+
+# --- the answer ------------------------------------------------------------------------------------
+
+
+class Button(BaseModel):
+    """A quick reply; sending ``payload`` as the next message chooses it."""
+
+    title: str
+    payload: str
+
+
+class Reply(BaseModel):
+    """What the widget shows: the text (empty while a human agent has the conversation) and buttons."""
+
+    text: str
+    buttons: list[Button] = Field(default_factory=list)
+
+
+class Source(BaseModel):
+    """A knowledge-base passage an answer came from: ``faq.csv:12`` or ``returns.md#Refunds``."""
+
+    source: str
+    title: str = ""
+
+
+class EntityOut(BaseModel):
+    type: str
+    value: str
+    start: int
+    end: int
+    source: str = "model"
+
+
+class TurnResult(BaseModel):
+    """The outcome of one customer message (also the body of ``POST /api/v1/chat``)."""
+
+    session_id: str
+    session_key: str | None = Field(
+        None,
+        description="only in the answer that started the conversation: the secret to send as the "
+        "X-Session-Key header to read the conversation and to continue it; kefu keeps only its hash",
+    )
+    reply: Reply
+    intent: str | None = Field(None, description="the predicted intent; 'out_of_scope' when none fits")
+    confidence: float | None = None
+    entities: list[EntityOut] = Field(default_factory=list)
+    sentiment: dict[str, Any] | None = Field(
+        None,
+        description='{"label": "negative", "score": 0.93, "probabilities": {...}}; None when the project has no '
+        "sentiment head (kefu.yml sentiment.enabled) or the message was a button click",
+    )
+    sources: list[Source] = Field(default_factory=list)
+    handoff: bool = Field(False, description="the conversation is waiting for, or with, a human agent")
+    status: ConversationStatus = "bot"
+    decision: str | None = Field(None, description="reply, form, clarify, kb, fallback, handoff or cancel")
+    seq: int = Field(description="sequence number of the last turn recorded; poll messages after it")
+    model_version: str | None = None
+    explanation: dict[str, Any] | None = Field(
+        None,
+        description='only when asked for (explain: true): a score per word for the top-ranked intent, {"text", '
+        '"intent", "method", "probability", "tokens": [{"token", "start", "end", "score"}], ...}, with offsets into '
+        "its text (the message as the model saw it, personal data masked); None for a button click or while a "
+        "human agent has the conversation",
+    )
 
 
 # --- public ---------------------------------------------------------------------------------------
@@ -152,25 +223,24 @@ class ConversationOut(_Record):
     updated_at: datetime
 
 
-class TurnOut(_Record):
-    """One turn with everything the NLU and the dialogue made of it."""
-
-    id: int
-    seq: int
-    role: Literal["customer", "bot", "agent"]
-    text: str
-    created_at: datetime
-    intent: str | None = None
-    confidence: float | None = None
-    oos: bool | None = None
-    entities: list[Any] | None = None
-    sentiment: str | None = None
-    sentiment_score: float | None = None
-    decision: str | None = None
-    sources: list[Any] | None = None
-    buttons: list[Any] | None = None
-    model_version: str | None = None
-    agent_id: int | None = None
+# The store's turn as the dashboard shows it: TurnRecord's fields, made from the record so that the two
+# cannot drift apart (a field added to TurnRecord is in the API too, unless named here). Left out: the
+# session id, which the detail names once for all its turns, and the client's message id, only ever
+# used to recognise a message sent again.
+_TURN_NOT_SHOWN = {"session_id", "client_message_id"}
+_turn_types = get_type_hints(TurnRecord)
+_turn_fields: dict[str, Any] = {
+    f.name: (_turn_types[f.name], ... if f.default is dataclasses.MISSING else f.default)
+    for f in dataclasses.fields(TurnRecord)
+    if f.name not in _TURN_NOT_SHOWN
+}
+_turn_fields["role"] = (Literal["customer", "bot", "agent"], ...)  # a column constraint in the store
+TurnOut = create_model(
+    "TurnOut",
+    __base__=_Record,
+    __doc__="One turn with everything the NLU and the dialogue made of it.",
+    **_turn_fields,
+)
 
 
 class ConversationDetail(BaseModel):
