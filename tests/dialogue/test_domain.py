@@ -59,7 +59,7 @@ def test_fixture_and_base_domains_are_clean(tmp_path, monkeypatch):
 
 
 def test_the_documented_example_is_valid():
-    import kefu.dialogue.domain as module
+    import kefu.dialogue.domain_file as module
 
     doc = module.__doc__
     example = textwrap.dedent(doc[doc.index("::\n") + 3 : doc.index("Sections ``languages``")])
