@@ -120,7 +120,7 @@ def train(
         cols = {"text_col": text_col, "label_col": label_col} if columns else {}
         examples, warnings = load_dataset(path, strict=strict, **cols)
         for w in warnings if nproc == 1 else []:  # with --nproc, rank 0 of the job shows them
-            err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]warning:[/yellow] {w.located()}", highlight=False, soft_wrap=True)
         return examples
 
     examples = load(data)
@@ -251,7 +251,7 @@ def prune(
     def load(path: Path):
         examples, warnings = load_dataset(path, text_col=text_col, label_col=label_col)
         for w in warnings:
-            err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]warning:[/yellow] {w.located()}", highlight=False, soft_wrap=True)
         return examples
 
     model = Model.load(model_dir)
@@ -465,15 +465,16 @@ def validate(
         _validate_project(data, strict)
         return
     from kefu.data import clean, load_examples, validate
+    from kefu.problems import errors_only
 
     examples = load_examples(data, text_col=text_col, label_col=label_col)
     issues = validate(examples, source=str(data))
     for issue in issues:
-        colour = "red" if issue.level == "error" else "yellow"
-        err.print(f"[{colour}]{issue.level}:[/{colour}] {issue}", highlight=False, soft_wrap=True)
+        colour = "yellow" if issue.is_warning else "red"
+        err.print(f"[{colour}]{issue.severity}:[/{colour}] {issue.located()}", highlight=False, soft_wrap=True)
     kept = clean(examples, issues)
     err.print(f"{len(examples)} examples read, {len(kept)} usable, {len({e.label for e in kept})} labels")
-    if any(i.level == "error" for i in issues) or (strict and issues):
+    if errors_only(issues) or (strict and issues):
         raise typer.Exit(1)
 
 
@@ -666,11 +667,12 @@ def _conversations(count: int) -> str:
 
 
 def _validate_project(root: Path, strict: bool) -> None:
-    from kefu.project.validate import errors_only, is_warning, validate_project
+    from kefu.problems import errors_only
+    from kefu.project.validate import validate_project
 
     problems = validate_project(root)
     for problem in problems:
-        colour = "yellow" if is_warning(problem) else "red"
+        colour = "yellow" if problem.is_warning else "red"
         err.print(f"[{colour}]{problem}[/{colour}]", highlight=False, soft_wrap=True)
     errors = errors_only(problems)
     err.print(f"{root}: {len(errors)} errors, {len(problems) - len(errors)} warnings")

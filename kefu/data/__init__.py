@@ -1,6 +1,6 @@
 """Loading, checking and splitting labelled examples."""
 
-from kefu.data.examples import Example, Issue
+from kefu.data.examples import Example
 from kefu.data.loaders import load_dataset, load_examples
 from kefu.data.sentiment import SENTIMENT_LABELS, sentiment_label_issues
 from kefu.data.split import stratified_split
@@ -9,7 +9,6 @@ from kefu.data.validation import clean, validate
 __all__ = [
     "SENTIMENT_LABELS",
     "Example",
-    "Issue",
     "clean",
     "load_dataset",
     "load_examples",

@@ -5,6 +5,8 @@
 
 from dataclasses import dataclass, field
 
+from kefu.problems import Problem
+
 LANGUAGES = ("zh", "en")  # the languages detect_language can tell apart
 
 Texts = dict[str, tuple[str, ...]]  # language -> reply variants
@@ -64,7 +66,7 @@ class Domain:
     intent_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     policy: PolicySettings = field(default_factory=PolicySettings)
     source: str = "domain.yml"
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Problem, ...] = ()
 
     def label(self, intent: str, language: str) -> str:
         """The button title of ``intent`` in ``language``, or a readable form of its name."""

@@ -73,27 +73,30 @@ Placeholders are plain ``{slot_name}`` (``{{`` and ``}}`` for literal braces); `
 An intent with ``cancel: true`` is "never mind" (``never_mind: {cancel: true, replies: {...}}``): it
 ends an open form, or a wait for an agent, and its replies acknowledge it.
 
-:func:`validate_domain` returns every problem as ``"domain.yml:LINE: message"``; problems that do not
-stop the bot from working read ``"domain.yml:LINE: warning: message"``. :func:`load_domain` raises
-:class:`~kefu.errors.ConfigError` naming the first non-warning problem.
+:func:`validate_domain` returns every problem as a :class:`~kefu.problems.Problem`, shown as
+``"domain.yml:LINE: message"``; problems that do not stop the bot from working are warnings, shown as
+``"domain.yml:LINE: warning: message"``. :func:`load_domain` raises :class:`~kefu.errors.ConfigError`
+naming the first non-warning problem.
 """
 
 import re
 import string
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from kefu.dialogue.domain import LANGUAGES, Domain, FormSpec, IntentSpec, PolicySettings, SlotSpec, Texts
-from kefu.dialogue.yaml_lines import LineMap as _Map
-from kefu.dialogue.yaml_lines import LineSeq as _Seq
-from kefu.dialogue.yaml_lines import kind_of as _kind
-from kefu.dialogue.yaml_lines import load_yaml as _load_yaml
-from kefu.dialogue.yaml_lines import suggest as _suggest
 from kefu.errors import ConfigError
+from kefu.problems import Problem, errors_only, first_of
+from kefu.yaml_lines import LineMap as _Map
+from kefu.yaml_lines import LineSeq as _Seq
+from kefu.yaml_lines import duplicate_problems, yaml_problem
+from kefu.yaml_lines import kind_of as _kind
+from kefu.yaml_lines import load_yaml as _load_yaml
+from kefu.yaml_lines import suggest as _suggest
 
 SECTIONS = (
     "languages",
@@ -110,19 +113,6 @@ REQUIRED_SECTIONS = ("languages", "intents", "fallback", "clarify", "handoff_rep
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong in a domain file; a warning does not stop the file from loading."""
-
-    line: int | None
-    message: str
-    warning: bool = False
-
-    def format(self, source: str) -> str:
-        where = f"{source}:{self.line}" if self.line is not None else source
-        return f"{where}: {'warning: ' if self.warning else ''}{self.message}"
-
-
 def load_domain(
     path: str | Path, intents: Iterable[str] | None = None, entity_types: Iterable[str] | None = None
 ) -> Domain:
@@ -131,7 +121,10 @@ def load_domain(
     ``intents`` are the labels the NLU model predicts and ``entity_types`` the entity types the
     extractors produce; either may be None to skip the checks that need it.
     """
-    return parse_domain(_read(path), str(path), intents, entity_types)
+    text, unreadable = _read(path)
+    if unreadable is not None:
+        raise ConfigError(str(unreadable))
+    return parse_domain(text, str(path), intents, entity_types)
 
 
 def parse_domain(
@@ -142,26 +135,21 @@ def parse_domain(
 ) -> Domain:
     """Like :func:`load_domain`, for the text of a domain file."""
     domain, problems = analyse_domain(text, source, intents, entity_types)
-    errors = [problem for problem in problems if not problem.warning]
+    errors = errors_only(problems)
     if errors:
-        more = len(errors) - 1
-        more_text = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(errors[0].format(source) + more_text)
+        raise ConfigError(first_of(errors))
     assert domain is not None
     return domain
 
 
 def validate_domain(
     path: str | Path, intents: Iterable[str] | None = None, entity_types: Iterable[str] | None = None
-) -> list[str]:
-    """Every problem of a domain file, in line order, as ``"path:LINE: message"``; empty when clean."""
-    try:
-        text = _read(path)
-    except ConfigError as e:
-        return [str(e)]
-    return [
-        problem.format(str(path)) for problem in analyse_domain(text, str(path), intents, entity_types)[1]
-    ]
+) -> list[Problem]:
+    """Every problem of a domain file, in line order; empty when clean."""
+    text, unreadable = _read(path)
+    if unreadable is not None:
+        return [unreadable]
+    return analyse_domain(text, str(path), intents, entity_types)[1]
 
 
 def analyse_domain(
@@ -174,26 +162,24 @@ def analyse_domain(
     try:
         data, duplicates = _load_yaml(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        return None, [Problem(line, f"invalid YAML: {getattr(e, 'problem', None) or e}")]
+        return None, [yaml_problem(e, source)]
     builder = _Builder(source, intents, entity_types)
-    for line, key, first in duplicates:
-        builder.error(line, f"duplicate key {key!r} (first at line {first}); YAML keeps only the last")
+    builder.problems += duplicate_problems(duplicates, source)
     domain = builder.build(data)
     problems = sorted(builder.problems, key=lambda problem: problem.line or 0)
-    if domain is None or any(not problem.warning for problem in problems):
+    if domain is None or errors_only(problems):
         return None, problems
-    return replace(domain, warnings=tuple(problem.format(source) for problem in problems)), problems
+    return replace(domain, warnings=tuple(problems)), problems
 
 
-def _read(path: str | Path) -> str:
+def _read(path: str | Path) -> tuple[str, Problem | None]:
+    """The text of a domain file, or why it cannot be read."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8"), None
     except FileNotFoundError:
-        raise ConfigError(f"{path}: domain file not found") from None
+        return "", Problem(str(path), None, "domain file not found")
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read domain file: {e}") from None
+        return "", Problem(str(path), None, f"cannot read domain file: {e}")
 
 
 # --- checking and building --------------------------------------------------------------------------
@@ -211,10 +197,10 @@ class _Builder:
         self.slot_names: set[str] = set()
 
     def error(self, line: int | None, message: str) -> None:
-        self.problems.append(Problem(line, message))
+        self.problems.append(Problem(self.source, line, message))
 
     def warn(self, line: int | None, message: str) -> None:
-        self.problems.append(Problem(line, message, warning=True))
+        self.problems.append(Problem(self.source, line, message, "warning"))
 
     def build(self, data: Any) -> Domain | None:
         if not isinstance(data, _Map):

@@ -23,6 +23,7 @@ from kefu.data import Example, clean, load_examples, sentiment_label_issues, val
 from kefu.errors import ArtifactError, DataError
 from kefu.knowledge import Embedder, KnowledgeBase, stored_fingerprint
 from kefu.nlu.artifact import REQUIRED
+from kefu.problems import errors_only
 from kefu.project import Project, load_project
 from kefu.runtime.embedders import default_embedder
 from kefu.training import fit
@@ -111,10 +112,10 @@ def load_sentiment_data(project: Project) -> tuple[list[Example], list[str]]:
 def _checked(examples: list[Example], source: str, extra: list | None = None) -> tuple[list[Example], list[str]]:
     """The examples without the ones validation drops; DataError on the first error."""
     issues = validate(examples, source=source) + (extra or [])
-    errors = [issue for issue in issues if issue.level == "error"]
+    errors = errors_only(issues)
     if errors:
         raise DataError(str(errors[0]))
-    return clean(examples, issues), [str(issue) for issue in issues if issue.level == "warning"]
+    return clean(examples, issues), [issue.located() for issue in issues if issue.is_warning]
 
 
 def train_project(
