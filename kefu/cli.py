@@ -96,9 +96,9 @@ def train(
     ] = False,
 ) -> None:
     """Train an intent model on labelled utterances and save it to --out; or train a whole bot project."""
-    from kefu.data import load_dataset
-    from kefu.training import TrainConfig, distributed, fit
-    from kefu.training.checkpoint import Checkpoints, fingerprint
+    from kefu.training import Data, TrainConfig, distributed
+    from kefu.training import train as run_training
+    from kefu.training.run import JobEnded
 
     if data.is_dir():
         if nproc > 1 or checkpoint or resume:
@@ -107,8 +107,6 @@ def train(
         return
     if out_dir is None:
         _fail("--out is required when training from a data file")
-    if nproc > 1 and distributed.launched():
-        _fail("--nproc starts the training processes itself: leave it out under torchrun")
     err.quiet = not distributed.is_main()  # of a distributed job's processes, rank 0 speaks for all
 
     overrides = {k: v for k, v in {"encoder": encoder, "seed": seed, "epochs": epochs}.items() if v is not None}
@@ -116,47 +114,24 @@ def train(
         cfg = TrainConfig.from_file(config, **overrides)
     else:
         cfg = TrainConfig.from_dict(overrides, source="command line")
-    def load(path: Path, columns: bool = True):
-        cols = {"text_col": text_col, "label_col": label_col} if columns else {}
-        examples, warnings = load_dataset(path, strict=strict, **cols)
-        for w in warnings if nproc == 1 else []:  # with --nproc, rank 0 of the job shows them
-            err.print(f"[yellow]warning:[/yellow] {w.located()}", highlight=False, soft_wrap=True)
-        return examples
-
-    examples = load(data)
-    val_examples = load(val) if val is not None else None
-    # --text-col/--label-col name DATA's columns; the sentiment file's are detected on their own
-    moods = load(sentiment, columns=False) if sentiment is not None else None
-    checkpoints = Checkpoints(
-        checkpoint or out_dir.with_name(f"{out_dir.name}.ckpt"), fingerprint(cfg, examples, val_examples, moods, None)
-    )
-    if not distributed.launched():  # in a job, fit checks on rank 0 and stops every rank alike
-        after = checkpoints.check(resume, nproc)
-        if resume:
-            err.print(f"resuming after epoch {after} ({checkpoints.dir})" if after else "no checkpoint: training afresh")
-    if nproc > 1:
-        try:
-            code = distributed.launch(nproc, _without_nproc(sys.argv[1:]))
-        except KeyboardInterrupt:
-            err.print(f"[yellow]interrupted:[/yellow] --resume continues from the checkpoint in {checkpoints.dir}")
-            raise typer.Exit(130) from None
-        raise typer.Exit(code)
-    labels = {e.label for e in examples}
-    also = f" and {len(moods)} sentiment examples" if moods else ""
-    err.print(f"training on {len(examples)} examples, {len(labels)} intents{also}")
-    with distributed.session():
-        model = fit(
-            examples, cfg, val_examples=val_examples, progress=True, sentiment=moods,
-            checkpoint_dir=checkpoints.dir, resume=resume,
+    # --text-col/--label-col name DATA's (and VAL's) columns; the sentiment file's are detected on their own
+    checked = Data.load(data, val, sentiment, text_col=text_col, label_col=label_col, strict=strict)
+    for w in checked.warnings if nproc == 1 else []:  # with --nproc, rank 0 of the job shows them
+        err.print(f"[yellow]warning:[/yellow] {w.located()}", highlight=False, soft_wrap=True)
+    try:
+        model = run_training(
+            checked, cfg, out_dir=out_dir, checkpoint_dir=checkpoint, resume=resume, nproc=nproc,
+            command=_without_nproc(sys.argv[1:]), progress=True, report=err.print,
         )
+    except JobEnded as ended:
+        if ended.interrupted:
+            err.print(f"[yellow]interrupted:[/yellow] --resume continues from the checkpoint in {ended.checkpoints}")
+        raise typer.Exit(ended.code) from None
     if not distributed.is_main():
         return
-    model.save(out_dir)
     m = model.metrics
     if m.get("interrupted"):
         err.print("[yellow]interrupted:[/yellow] saved the best model so far; --resume continues training")
-    else:
-        checkpoints.remove()
     summary = f"saved {out_dir} ({m['train_seconds']:.1f} s"
     if "resumed_after_epoch" in m:
         summary += f", resumed after epoch {m['resumed_after_epoch']}"
@@ -514,7 +489,7 @@ def test_stories(
 
 
 def _train_project(root: Path, force: bool) -> None:
-    from kefu.runtime import train_project
+    from kefu.project.training import train_project
 
     summary = train_project(root, progress=True, force=force)
     nlu, kb = summary["nlu"], summary["knowledge"]

@@ -70,8 +70,19 @@ def load_dataset(
 
     Error-level issues raise :class:`DataError`; with ``strict`` so do warnings.
     """
-    examples = load_examples(path, text_col, label_col)
-    issues = validate(examples, min_per_label=min_per_label, source=str(path))
+    return check_examples(load_examples(path, text_col, label_col), str(path), min_per_label, strict)
+
+
+def check_examples(
+    examples: list[Example],
+    source: str,
+    min_per_label: int = 2,
+    strict: bool = False,
+    also: Callable[[list[Example]], list[Problem]] | None = None,
+) -> tuple[list[Example], list[Problem]]:
+    """Validate and clean examples as :func:`load_dataset` does a file's; ``source`` names the data set in
+    problems about it as a whole, and ``also`` checks what a caller needs besides."""
+    issues = validate(examples, min_per_label=min_per_label, source=source) + (also(examples) if also else [])
     errors = errors_only(issues)
     if errors:
         raise DataError(str(errors[0]))

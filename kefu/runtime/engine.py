@@ -17,7 +17,7 @@ from kefu.knowledge import Embedder, KnowledgeBase
 from kefu.knowledge.base import META_FILE
 from kefu.nlu.model import Model
 from kefu.project import Project
-from kefu.runtime.training import FINGERPRINT_KEY, knowledge_index_dir, model_version, nlu_model_dir
+from kefu.project.training import FINGERPRINT_KEY, knowledge_index_dir, model_version, nlu_model_dir
 
 Stamp = tuple[int | None, int | None]
 

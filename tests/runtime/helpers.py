@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from argon2 import PasswordHasher
 
-from kefu.runtime import train_project
+from kefu.project.training import train_project
 
 # Minimal argon2 cost: the tests check behaviour, not hashing strength.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kefu.runtime import Bot, MessageError, train_project
+from kefu.project.training import train_project
+from kefu.runtime import Bot, MessageError
 from kefu.store import Repository, Store
 from tests.runtime.helpers import CHEAP_HASHER, WordEmbedder, project_copy
 
