@@ -9,15 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from kefu.cli.common import (
-    ModelDir,
-    TextCol,
-    _fail,
-    _one_line_errors,
-    app,
-    err,
-    out,
-)
+from kefu.cli.common import ModelDir, TextCol, _fail, _one_line_errors, app, err, out
 
 
 def _read_texts(texts: list[str]) -> list[str]:

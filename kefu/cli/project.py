@@ -6,15 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kefu.cli.common import (
-    LabelCol,
-    ProjectDir,
-    TextCol,
-    _one_line_errors,
-    app,
-    err,
-    out,
-)
+from kefu.cli.common import LabelCol, ProjectDir, TextCol, _one_line_errors, app, err, out
 
 
 @app.command(epilog="Examples:\n\n  kefu init mybot\n\n  kefu init mybot --force   (rewrite the template files)")

@@ -7,16 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kefu.cli.common import (
-    LabelCol,
-    ModelDir,
-    TextCol,
-    _fail,
-    _one_line_errors,
-    app,
-    err,
-    out,
-)
+from kefu.cli.common import LabelCol, ModelDir, TextCol, _fail, _one_line_errors, app, err, out
 
 
 @app.command(
