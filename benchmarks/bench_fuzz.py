@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "fuzz.json"
 sys.path.insert(0, str(ROOT.parent))  # the fuzzer and the tiny project live with the tests
 
-from kefu.runtime import train_project
+from kefu.project.training import train_project
 from kefu.store.db import safe_url
 from tests.server.fuzzing import UNLIMITED, OperationResult, fuzz
 from tests.support.project import WordEmbedder, write_tiny_project

@@ -81,7 +81,8 @@ def prepare(work: Path) -> Path:
         settings.write_text(settings.read_text().replace("chat_rate_per_minute: 60", "chat_rate_per_minute: 0"))
     import torch
 
-    from kefu.runtime import train_project  # here: the client process need not import torch otherwise
+    # here: the client process need not import torch otherwise
+    from kefu.project.training import train_project
 
     torch.set_num_threads(1)
     started = time.perf_counter()

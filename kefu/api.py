@@ -1,29 +1,33 @@
 """The Python API: `kefu.train(...)` and `kefu.load(dir)`."""
 
+import logging
 from pathlib import Path
 
-from kefu.data import Example, load_dataset
 from kefu.nlu.model import Model
-from kefu.training import TrainConfig, fit
+from kefu.training import Data, TrainConfig
+from kefu.training import train as run_training
+from kefu.training.run import Source
 
-
-def _examples(data: str | Path | list[Example], text_col: str | None, label_col: str | None) -> list[Example]:
-    if isinstance(data, (str, Path)):
-        return load_dataset(data, text_col=text_col, label_col=label_col)[0]
-    return list(data)
+log = logging.getLogger("kefu")
 
 
 def train(
-    data: str | Path | list[Example],
+    data: Source,
     config: TrainConfig | None = None,
-    val: str | Path | list[Example] | None = None,
+    val: Source | None = None,
     text_col: str | None = None,
     label_col: str | None = None,
     progress: bool = False,
 ) -> Model:
-    """Train an intent model from a data file (CSV/TSV/JSONL/YAML) or a list of `Example`s."""
-    val_examples = _examples(val, text_col, label_col) if val is not None else None
-    return fit(_examples(data, text_col, label_col), config, val_examples=val_examples, progress=progress)
+    """Train an intent model from a data file (CSV/TSV/JSONL/YAML) or a list of `Example`s.
+
+    Examples that cannot be trained on (empty, duplicated, labelled two ways) are left out, as `kefu train`
+    leaves them out, and each is logged as a warning on the ``kefu`` logger.
+    """
+    checked = Data.load(data, val, text_col=text_col, label_col=label_col)
+    for warning in checked.warnings:
+        log.warning("%s", warning.located())
+    return run_training(checked, config, progress=progress)
 
 
 def load(model_dir: str | Path) -> Model:

@@ -15,11 +15,13 @@ from typing import Any
 
 import yaml
 
-from kefu.data.examples import Example, Issue
+from kefu.data.examples import Example
 from kefu.data.validation import clean, validate
 from kefu.entities.annotations import from_span_json, parse_inline
 from kefu.entities.spans import Entity
 from kefu.errors import DataError
+from kefu.problems import Problem, errors_only
+from kefu.yaml_lines import yaml_problem
 
 TEXT_COLUMNS = ("text", "utterance", "sentence", "review", "content", "question", "message", "query")
 LABEL_COLUMNS = ("intent", "label", "category", "class", "topic", "sentiment")
@@ -63,20 +65,31 @@ def load_dataset(
     label_col: str | None = None,
     min_per_label: int = 2,
     strict: bool = False,
-) -> tuple[list[Example], list[Issue]]:
+) -> tuple[list[Example], list[Problem]]:
     """Load, validate and clean a data file; return the usable examples and the warnings about the rest.
 
     Error-level issues raise :class:`DataError`; with ``strict`` so do warnings.
     """
-    examples = load_examples(path, text_col, label_col)
-    issues = validate(examples, min_per_label=min_per_label, source=str(path))
-    errors = [issue for issue in issues if issue.level == "error"]
+    return check_examples(load_examples(path, text_col, label_col), str(path), min_per_label, strict)
+
+
+def check_examples(
+    examples: list[Example],
+    source: str,
+    min_per_label: int = 2,
+    strict: bool = False,
+    also: Callable[[list[Example]], list[Problem]] | None = None,
+) -> tuple[list[Example], list[Problem]]:
+    """Validate and clean examples as :func:`load_dataset` does a file's; ``source`` names the data set in
+    problems about it as a whole, and ``also`` checks what a caller needs besides."""
+    issues = validate(examples, min_per_label=min_per_label, source=source) + (also(examples) if also else [])
+    errors = errors_only(issues)
     if errors:
         raise DataError(str(errors[0]))
-    warnings = [issue for issue in issues if issue.level == "warning"]
+    warnings = [issue for issue in issues if issue.is_warning]
     if strict and warnings:
         more = f" (+{len(warnings) - 1} more)" if len(warnings) > 1 else ""
-        raise DataError(f"{warnings[0]}{more}")
+        raise DataError(f"{warnings[0].located()}{more}")
     return clean(examples, issues), warnings
 
 
@@ -252,14 +265,11 @@ def _read_json(text: str, source: str, text_col: str | None, label_col: str | No
 
 
 def _read_yaml(text: str, source: str, text_col: str | None, label_col: str | None) -> list[Example]:
-    # compose (not load) keeps the nodes' positions, which the line numbers are computed from
+    # YAML's nodes, not its loaded values (see kefu.yaml_lines): examples are the text as written
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise DataError(f"{source}:{mark.line + 1}: invalid YAML: {error.problem}") from None
     except yaml.YAMLError as error:
-        raise DataError(f"{source}: invalid YAML: {' '.join(str(error).split())}") from None
+        raise DataError(str(yaml_problem(error, source))) from None
     nlu = _mapping_get(root, "nlu") if isinstance(root, yaml.MappingNode) else None
     if nlu is None:
         raise DataError(f"{source}: no 'nlu' key (expected a Rasa-style nlu.yml)")

@@ -4,17 +4,18 @@ drop the examples that cannot be trained on."""
 import unicodedata
 from collections import Counter
 
-from kefu.data.examples import Example, Issue
+from kefu.data.examples import Example
+from kefu.problems import Problem
 
 
-def validate(examples: list[Example], min_per_label: int = 2, source: str = "<memory>") -> list[Issue]:
+def validate(examples: list[Example], min_per_label: int = 2, source: str = "<memory>") -> list[Problem]:
     """Return the issues found in ``examples``, in example order, without raising.
 
     Warnings about an example that :func:`clean` will drop end in "skipped"; errors (about the data
     set as a whole, reported against ``source``) mean there is nothing to train on.
     """
     if not examples:
-        return [Issue("error", "no examples", source)]
+        return [Problem(source, None, "no examples")]
     skipped = _skipped_examples(examples)
     issues = [skipped[index] for index in sorted(skipped)]
     kept = [example for index, example in enumerate(examples) if index not in skipped]
@@ -22,11 +23,11 @@ def validate(examples: list[Example], min_per_label: int = 2, source: str = "<me
     labels = list(dict.fromkeys(example.label for example in kept))
     if len(labels) < 2:
         found = f"{len(labels)} ({labels[0]!r})" if labels else "none"
-        issues.append(Issue("error", f"need at least two labels, found {found}", source))
+        issues.append(Problem(source, None, f"need at least two labels, found {found}"))
     return issues
 
 
-def clean(examples: list[Example], issues: list[Issue]) -> list[Example]:
+def clean(examples: list[Example], issues: list[Problem]) -> list[Example]:
     """Return ``examples`` without those the issues (from ``validate(examples)``) skip, in order."""
     skipped = {issue.skipped_index for issue in issues if issue.skipped_index is not None}
     return [example for index, example in enumerate(examples) if index not in skipped]
@@ -37,13 +38,13 @@ def _normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower()
 
 
-def _skipped_examples(examples: list[Example]) -> dict[int, Issue]:
+def _skipped_examples(examples: list[Example]) -> dict[int, Problem]:
     """Map the index of every example that must be dropped to the warning saying why."""
-    skipped: dict[int, Issue] = {}
+    skipped: dict[int, Problem] = {}
 
     def skip(index: int, message: str) -> None:
         example = examples[index]
-        skipped[index] = Issue("warning", message, example.source, example.line, skipped_index=index)
+        skipped[index] = Problem(example.source, example.line, message, "warning", skipped_index=index)
 
     same_text: dict[str, list[int]] = {}
     for index, example in enumerate(examples):
@@ -82,7 +83,7 @@ def _at_line(example: Example) -> str:
     return f" (line {example.line})" if example.line is not None else ""
 
 
-def _thin_labels(examples: list[Example], kept: list[Example], min_per_label: int) -> list[Issue]:
+def _thin_labels(examples: list[Example], kept: list[Example], min_per_label: int) -> list[Problem]:
     """Warn about labels left with fewer than ``min_per_label`` examples, in order of first appearance."""
     counts = Counter(example.label for example in kept)
     # point at the first kept example, or at the first example at all when none was kept
@@ -100,5 +101,5 @@ def _thin_labels(examples: list[Example], kept: list[Example], min_per_label: in
         else:
             plural = "example" if count == 1 else "examples"
             message = f"label {label!r} has only {count} {plural} (minimum {min_per_label})"
-        issues.append(Issue("warning", message, first[label].source, first[label].line))
+        issues.append(Problem(first[label].source, first[label].line, message, "warning"))
     return issues

@@ -3,7 +3,8 @@
 Pure Python; the server calls :func:`decide` once per customer message and stores the returned state.
 """
 
-from kefu.dialogue.domain import Domain, analyse_domain, load_domain, parse_domain, validate_domain
+from kefu.dialogue.domain import Domain
+from kefu.dialogue.domain_file import analyse_domain, load_domain, parse_domain, validate_domain
 from kefu.dialogue.language import detect_language
 from kefu.dialogue.policy import PAYLOAD_PREFIX, Decision, KbHit, NluResult, decide
 from kefu.dialogue.state import ConversationState

@@ -29,6 +29,19 @@ ENCODER_DEFAULTS: dict[str, dict] = {
 INITS = ("normal", "xavier")
 
 
+class FieldError(ConfigError):
+    """A training setting out of range. ``field`` names it, so that a settings file can point at its line."""
+
+    def __init__(self, field: str, value: object, hint: str, source: str | None = None):
+        self.field, self.value, self.hint = field, value, hint
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}config field '{field}' = {self.reason()}")
+
+    def reason(self) -> str:
+        """What is wrong with the value, without the field's name: ``130 is invalid (hint)``."""
+        return f"{self.value!r} is invalid ({self.hint})"
+
+
 @dataclass
 class TrainConfig:
     encoder: str = "scratch"
@@ -98,7 +111,7 @@ class TrainConfig:
                 "init": f"one of {', '.join(INITS)}",
                 "dim": "positive and divisible by heads",
             }.get(name, "out of range")
-            raise ConfigError(f"config field '{name}' = {getattr(self, name)!r} is invalid ({hint})")
+            raise FieldError(name, getattr(self, name), hint)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,7 +120,7 @@ class TrainConfig:
     def for_encoder(cls, encoder: str = "scratch", **overrides) -> "TrainConfig":
         """The defaults of `encoder` (see `ENCODER_DEFAULTS`), then `overrides`."""
         if encoder not in ENCODER_DEFAULTS:
-            raise ConfigError(f"config field 'encoder' = {encoder!r} is invalid (one of {', '.join(ENCODERS)})")
+            raise FieldError("encoder", encoder, f"one of {', '.join(ENCODERS)}")
         return cls(**({"encoder": encoder} | ENCODER_DEFAULTS[encoder] | overrides))
 
     @classmethod
@@ -118,7 +131,9 @@ class TrainConfig:
             raise ConfigError(f"{source}: unknown config field '{unknown[0]}' (known: {', '.join(sorted(known))})")
         try:
             return cls.for_encoder(**data)
-        except (TypeError, ConfigError) as e:
+        except FieldError as e:
+            raise FieldError(e.field, e.value, e.hint, source) from None
+        except TypeError as e:  # a value of the wrong type, which the range checks cannot compare
             raise ConfigError(f"{source}: {e}") from None
 
     @classmethod

@@ -68,7 +68,9 @@ from kefu.dialogue.domain import LANGUAGES
 from kefu.entities import BUILTINS
 from kefu.errors import ConfigError
 from kefu.knowledge import DEFAULT_MIN_SCORE
-from kefu.nlu.train_config import ENCODERS, TrainConfig
+from kefu.nlu.train_config import ENCODERS, FieldError, TrainConfig
+from kefu.problems import Problem, first_of
+from kefu.yaml_lines import LineMap, LineSeq, load_yaml, yaml_problem
 
 SETTINGS_FILE = "kefu.yml"
 NLU_FILE = "data/nlu.yml"
@@ -79,9 +81,9 @@ TESTS_DIR = "tests"  # conversation stories (kefu test)
 MODELS_DIR = "models"
 
 _TRAIN_SOURCE = "nlu.train"
-# TrainConfig's range checks raise "config field 'dim' = 130 is invalid (hint)"; the field name lets the
-# error point at that key's line instead of at the whole nlu: section
-_TRAIN_RANGE = re.compile(r"config field '(?P<field>\w+)' = (?P<value>.*) is invalid \((?P<hint>.*)\)\Z")
+# the error type of a TrainConfig range check, whose field lets the error point at that key's line instead
+# of at the whole nlu: section
+_TRAIN_FIELD = "train_field"
 
 
 class _Section(BaseModel):
@@ -129,8 +131,8 @@ class NluSettings(_Section):
         # the trainer's own range checks, so a bad value is found by `kefu validate`, not at training
         try:
             self.train_config()
-        except ConfigError as error:
-            raise ValueError(str(error).removeprefix(f"{_TRAIN_SOURCE}: ")) from None
+        except FieldError as error:
+            raise PydanticCustomError(_TRAIN_FIELD, error.reason(), {"field": error.field}) from None
         return self
 
     def train_config(self) -> TrainConfig:
@@ -382,50 +384,46 @@ def load_settings(path: str | Path) -> ProjectSettings:
     """Read ``kefu.yml`` from a project folder (or the file itself); ConfigError naming the first problem."""
     settings, problems = read_settings(path)
     if settings is None:
-        more = len(problems) - 1
-        more_text = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
-        raise ConfigError(problems[0] + more_text)
+        raise ConfigError(first_of(problems))
     return settings
 
 
-def read_settings(path: str | Path) -> tuple[ProjectSettings | None, list[str]]:
-    """The settings (None when invalid) and every problem as ``"kefu.yml:LINE: message"``, without raising."""
+def read_settings(path: str | Path) -> tuple[ProjectSettings | None, list[Problem]]:
+    """The settings (None when invalid) and every problem, without raising."""
     path = Path(path)
     file = path / SETTINGS_FILE if path.is_dir() else path
     if not path.exists():
-        return None, [f"{path}: project folder not found"]
+        return None, [Problem(str(path), None, "project folder not found")]
     try:
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        return None, [f"{file}: file not found (is {path} a kefu project? `kefu init` creates one)"]
+        hint = f"is {path} a kefu project? `kefu init` creates one"
+        return None, [Problem(str(file), None, f"file not found ({hint})")]
     except (OSError, UnicodeDecodeError) as error:
-        return None, [f"{file}: cannot read file ({error})"]
+        return None, [Problem(str(file), None, f"cannot read file ({error})")]
     return parse_settings(text, str(file))
 
 
-def parse_settings(text: str, source: str = SETTINGS_FILE) -> tuple[ProjectSettings | None, list[str]]:
+def parse_settings(text: str, source: str = SETTINGS_FILE) -> tuple[ProjectSettings | None, list[Problem]]:
     """Like :func:`read_settings`, for the text of a settings file."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        return None, [f"{source}{line}: invalid YAML: {error.problem}"]
+        data, duplicates = load_yaml(text)
     except yaml.YAMLError as error:
-        return None, [f"{source}: invalid YAML: {' '.join(str(error).split())}"]
+        return None, [yaml_problem(error, source)]
     if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        return None, [f"{source}:1: expected a mapping of settings (name, languages, nlu, ...)"]
+        data = LineMap(1)
+    if not isinstance(data, LineMap):
+        return None, [Problem(source, 1, "expected a mapping of settings (name, languages, nlu, ...)")]
     # YAML keeps the last of two equal keys without a word; that hides edits, so it is an error here
-    problems = [f"{source}:{line}: duplicate key {key!r} (first at line {first})" for line, key, first in
-                _duplicate_keys(root)]
+    problems = [
+        Problem(source, line, f"duplicate key {key!r} (first at line {first})")
+        for line, key, first in duplicates
+    ]
     try:
         settings = ProjectSettings.model_validate(data)
     except ValidationError as error:
-        found = [_describe(item, root, source) for item in error.errors()]
-        problems += sorted(found, key=_line_number)
+        found = [_describe(item, data, source) for item in error.errors()]
+        problems += sorted(found, key=lambda problem: problem.line or 0)
         settings = None
     return (None if problems else settings), problems
 
@@ -433,16 +431,14 @@ def parse_settings(text: str, source: str = SETTINGS_FILE) -> tuple[ProjectSetti
 # --- error messages with line numbers -------------------------------------------------------------
 
 
-def _describe(error: Any, root: yaml.Node | None, source: str) -> str:
+def _describe(error: Any, root: LineMap, source: str) -> Problem:
     """One Pydantic error as ``source:LINE: field.path: message``."""
     loc = tuple(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     kind = error["type"]
-    range_error = _TRAIN_RANGE.match(message) if kind == "value_error" and loc == ("nlu",) else None
-    if range_error:
-        name = range_error["field"]
+    if kind == _TRAIN_FIELD:
+        name = error["ctx"]["field"]
         loc = ("nlu", "encoder") if name == "encoder" else ("nlu", "train", name)
-        message = f"{range_error['value']} is invalid ({range_error['hint']})"
     line = _line_of(root, loc)
     path = _dotted(loc)
     if kind == "extra_forbidden":
@@ -450,20 +446,16 @@ def _describe(error: Any, root: yaml.Node | None, source: str) -> str:
         where = f"{_dotted(loc[:-1])}: " if loc[:-1] else ""
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
+        unknown = f"{where}unknown key {loc[-1]!r}"
         if not allowed:
-            return f"{source}:{line}: {where}unknown key {loc[-1]!r} (this section takes no settings yet)"
-        return f"{source}:{line}: {where}unknown key {loc[-1]!r} (allowed: {', '.join(allowed)}{hint})"
+            return Problem(source, line, f"{unknown} (this section takes no settings yet)")
+        return Problem(source, line, f"{unknown} (allowed: {', '.join(allowed)}{hint})")
     if kind == "missing":
-        return f"{source}:{line}: {path}: required setting is missing"
+        return Problem(source, line, f"{path}: required setting is missing")
     got = error.get("input")
-    shown = f" (got {got!r})" if not isinstance(got, dict | list) and kind != "value_error" else ""
-    return f"{source}:{line}: {path}: {message}{shown}"
-
-
-def _line_number(problem: str) -> int:
-    """The LINE of ``"file:LINE: message"`` (0 when there is none), for sorting problems."""
-    found = re.search(r":(\d+): ", problem)
-    return int(found.group(1)) if found else 0
+    # a value error's message already says what is wrong with the value
+    quoted = not isinstance(got, dict | list) and kind not in ("value_error", _TRAIN_FIELD)
+    return Problem(source, line, f"{path}: {message}{f' (got {got!r})' if quoted else ''}")
 
 
 def _dotted(loc: tuple) -> str:
@@ -488,40 +480,16 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 
 def setting_line(file: Path, loc: tuple) -> int:
     """The line of the setting at ``loc`` (e.g. ``("privacy", "keep_slots", 0)``) in a valid settings file."""
-    return _line_of(yaml.compose(file.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader), loc)
+    return _line_of(load_yaml(file.read_text(encoding="utf-8-sig"))[0], loc)
 
 
-def _line_of(root: yaml.Node | None, loc: tuple) -> int:
+def _line_of(root: Any, loc: tuple) -> int:
     """The line of the deepest key (or list item) of ``loc`` found in the YAML; 1 when none is."""
     node, line = root, 1
     for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part),
-                         None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
+        found = isinstance(node, LineMap) and part in node
+        if not found and not (isinstance(node, LineSeq) and isinstance(part, int) and part < len(node)):
             break
+        line, node = node.line_of(part), node[part]
     return line
 
-
-def _duplicate_keys(node: yaml.Node | None) -> list[tuple[int, str, int]]:
-    """(line, key, line of the first one) for every repeated key, anywhere in the document."""
-    found: list[tuple[int, str, int]] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                line = key.start_mark.line + 1
-                if key.value in seen:
-                    found.append((line, key.value, seen[key.value]))
-                seen.setdefault(key.value, line)
-            found += _duplicate_keys(value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            found += _duplicate_keys(item)
-    return found

@@ -13,8 +13,8 @@ The files are checked in the order the bot uses them, and each check uses what t
 6. the stories of ``tests/*.yml`` (``kefu test``): well formed, and the intents and slots they name exist
    in the domain (when the domain is valid).
 
-Problems that do not stop the bot from working read ``file:LINE: warning: message`` (as in the domain
-validator); :func:`is_warning` tells them apart.
+Each problem is a :class:`~kefu.problems.Problem`; those that do not stop the bot from working are
+warnings, shown as ``file:LINE: warning: message`` (as in the domain validator).
 """
 
 import difflib
@@ -27,6 +27,7 @@ from kefu.dialogue import detect_language, load_domain, validate_domain
 from kefu.errors import KefuError
 from kefu.knowledge.documents import DOCUMENT_SUFFIXES, FAQ_SUFFIXES, read_document, read_faq
 from kefu.nlu.oos import OOS_LABEL
+from kefu.problems import Problem, errors_only
 from kefu.project.settings import (
     DOMAIN_FILE,
     KNOWLEDGE_DIR,
@@ -42,14 +43,13 @@ from kefu.stories import check_stories, story_files
 # Fewer examples than this in one language and the model barely learns the intent in that language.
 MIN_PER_LANGUAGE = 3
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}
-_WARNING = re.compile(r"^.*?(:\d+)?: warning: ")
 
 
-def validate_project(path: str | Path) -> list[str]:
+def validate_project(path: str | Path) -> list[Problem]:
     """Every problem found in the project folder ``path``; an empty list means it is ready to train."""
     root = Path(path)
     if not root.is_dir():
-        return [f"{root}: project folder not found"]
+        return [Problem(str(root), None, "project folder not found")]
     settings, problems = read_settings(root)
     examples, nlu_problems = check_nlu(root / NLU_FILE, settings)
     problems += nlu_problems
@@ -64,31 +64,20 @@ def validate_project(path: str | Path) -> list[str]:
     return problems
 
 
-def is_warning(problem: str) -> bool:
-    """True for a problem that does not stop the bot from working."""
-    return _WARNING.match(problem) is not None
-
-
-def errors_only(problems: list[str]) -> list[str]:
-    """The problems that are not warnings."""
-    return [problem for problem in problems if not is_warning(problem)]
-
-
-def warning(where: str, line: int | None, message: str) -> str:
-    """A warning in the common format, ``where:LINE: warning: message``."""
-    return f"{where}{f':{line}' if line is not None else ''}: warning: {message}"
+def warning(where: str, line: int | None, message: str) -> Problem:
+    return Problem(where, line, message, "warning")
 
 
 # --- training data --------------------------------------------------------------------------------
 
 
-def check_nlu(path: Path, settings: ProjectSettings | None) -> tuple[list[Example] | None, list[str]]:
+def check_nlu(path: Path, settings: ProjectSettings | None) -> tuple[list[Example] | None, list[Problem]]:
     """The examples of the NLU data file (None when it cannot be read) and its problems."""
     try:
         examples = load_examples(path)
     except KefuError as error:
-        return None, [str(error)]
-    problems = _issue_lines(validate(examples, source=str(path)))
+        return None, [Problem.from_error(error)]
+    problems = validate(examples, source=str(path))
     languages = settings.languages if settings is not None else list(LANGUAGE_NAMES)
     problems += _language_coverage(examples, languages, str(path))
     if settings is not None:
@@ -96,20 +85,16 @@ def check_nlu(path: Path, settings: ProjectSettings | None) -> tuple[list[Exampl
     return examples, problems
 
 
-def check_sentiment(path: Path) -> list[str]:
+def check_sentiment(path: Path) -> list[Problem]:
     """The problems of the sentiment head's data file."""
     try:
         examples = load_examples(path)
     except KefuError as error:
-        return [str(error)]
-    return _issue_lines(validate(examples, source=str(path)) + sentiment_label_issues(examples))
+        return [Problem.from_error(error)]
+    return validate(examples, source=str(path)) + sentiment_label_issues(examples)
 
 
-def _issue_lines(issues: list) -> list[str]:
-    return [warning(i.source, i.line, i.message) if i.level == "warning" else str(i) for i in issues]
-
-
-def _language_coverage(examples: list[Example], languages: list[str], source: str) -> list[str]:
+def _language_coverage(examples: list[Example], languages: list[str], source: str) -> list[Problem]:
     """Warn about intents with (almost) no examples in one of the bot's languages."""
     counts: dict[str, Counter] = defaultdict(Counter)
     first_line: dict[str, int | None] = {}
@@ -134,7 +119,7 @@ def _language_coverage(examples: list[Example], languages: list[str], source: st
     return problems
 
 
-def _regex_annotations(examples: list[Example], settings: ProjectSettings) -> list[str]:
+def _regex_annotations(examples: list[Example], settings: ProjectSettings) -> list[Problem]:
     """Warn about annotated entities that the ``kefu.yml`` regex for their type would not find.
 
     Such a value is usually a typo in the data, or a sign that the pattern is too narrow for what
@@ -164,7 +149,9 @@ def _regex_annotations(examples: list[Example], settings: ProjectSettings) -> li
 # --- domain ---------------------------------------------------------------------------------------
 
 
-def check_domain(path: Path, examples: list[Example] | None, settings: ProjectSettings | None) -> list[str]:
+def check_domain(
+    path: Path, examples: list[Example] | None, settings: ProjectSettings | None
+) -> list[Problem]:
     """The domain file's problems, checked against the intents and entity types of the bot.
 
     When the data or the settings could not be read, the checks that need them are skipped rather than
@@ -181,7 +168,7 @@ def check_domain(path: Path, examples: list[Example] | None, settings: ProjectSe
     return problems
 
 
-def _language_mismatch(path: Path, settings: ProjectSettings) -> list[str]:
+def _language_mismatch(path: Path, settings: ProjectSettings) -> list[Problem]:
     """Warn when the domain's languages differ from the languages ``kefu.yml`` says the bot speaks."""
     domain = load_domain(path)
     if set(domain.languages) == set(settings.languages):
@@ -204,7 +191,7 @@ def _language_mismatch(path: Path, settings: ProjectSettings) -> list[str]:
     ]
 
 
-def check_kept_slots(settings_file: Path, settings: ProjectSettings, domain_file: Path) -> list[str]:
+def check_kept_slots(settings_file: Path, settings: ProjectSettings, domain_file: Path) -> list[Problem]:
     """Warn about ``privacy.keep_slots`` names that are no slot of the (valid) domain: such a typo keeps
     nothing, so the slot it meant is deleted when a conversation closes."""
     slots = list(load_domain(domain_file).slots)
@@ -224,7 +211,7 @@ def check_kept_slots(settings_file: Path, settings: ProjectSettings, domain_file
 # --- stories --------------------------------------------------------------------------------------
 
 
-def check_story_files(folder: Path, domain_file: Path | None) -> list[str]:
+def check_story_files(folder: Path, domain_file: Path | None) -> list[Problem]:
     """The problems of the story files in ``folder``; with a (valid) ``domain_file``, intents and slots the
     stories name must be the domain's (or ``out_of_scope``)."""
     files = story_files(folder)
@@ -240,11 +227,11 @@ def check_story_files(folder: Path, domain_file: Path | None) -> list[str]:
 # --- knowledge ------------------------------------------------------------------------------------
 
 
-def check_knowledge(folder: Path) -> list[str]:
+def check_knowledge(folder: Path) -> list[Problem]:
     """Problems of the knowledge folder: a missing folder is only a warning (the bot works without)."""
     if not folder.is_dir():
         return [warning(str(folder), None, "folder not found; questions no intent covers get the fallback")]
-    problems: list[str] = []
+    problems: list[Problem] = []
     passages = 0
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
@@ -263,7 +250,7 @@ def check_knowledge(folder: Path) -> list[str]:
                 problems.append(warning(str(path), None, f"ignored: not a knowledge file ({kinds})"))
                 continue
         except KefuError as error:
-            problems.append(str(error))
+            problems.append(Problem.from_error(error))
             continue
         if not found:
             problems.append(warning(str(path), None, "no text, so nothing to answer from"))
@@ -273,7 +260,7 @@ def check_knowledge(folder: Path) -> list[str]:
     return problems
 
 
-def _duplicate_questions(path: Path, passages: list) -> list[str]:
+def _duplicate_questions(path: Path, passages: list) -> list[Problem]:
     """Warn about FAQ rows that ask the same question again (the later answer would compete)."""
     first: dict[str, str] = {}
     problems = []

@@ -1,6 +1,7 @@
-"""The customer-service runtime: train a project, answer customers, retrain from reviews.
+"""The customer-service runtime: answer customers, retrain from reviews.
 
-    from kefu.runtime import Bot, train_project
+    from kefu.project.training import train_project
+    from kefu.runtime import Bot
     train_project("my-shop")                        # models/nlu + models/knowledge, reused when unchanged
     bot = Bot("my-shop")                            # conversations in my-shop/kefu.db (or $KEFU_DATABASE_URL)
     result = bot.handle(None, "我的订单到哪了")
@@ -15,7 +16,6 @@ from kefu.runtime.erasure import Erasure
 from kefu.runtime.privacy import redact
 from kefu.runtime.retrain import RetrainJobs
 from kefu.runtime.reviewed import export_reviewed, reviewed_for_training
-from kefu.runtime.training import train_project
 
 __all__ = [
     "Bot",
@@ -31,5 +31,4 @@ __all__ = [
     "export_reviewed",
     "redact",
     "reviewed_for_training",
-    "train_project",
 ]

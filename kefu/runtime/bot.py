@@ -30,7 +30,8 @@ from kefu.knowledge import Embedder
 from kefu.nlu.model import Prediction
 from kefu.nlu.oos import OOS_LABEL
 from kefu.project import Project, load_project
-from kefu.runtime.embedders import LockedEmbedder, default_embedder, embedder_for
+from kefu.project.training import default_embedder
+from kefu.runtime.embedders import LockedEmbedder, embedder_for
 from kefu.runtime.engine import Engine, files_stamp, load_domain_for, load_engine, load_model, reply_index
 from kefu.runtime.privacy import project_entity_redaction, project_redaction
 from kefu.runtime.recording import BotTurn, Recorded, record_exchange, sent_before

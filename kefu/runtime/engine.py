@@ -17,8 +17,8 @@ from kefu.knowledge import Embedder, KnowledgeBase
 from kefu.knowledge.base import META_FILE
 from kefu.nlu.model import Model
 from kefu.project import Project
+from kefu.project.training import FINGERPRINT_KEY, knowledge_index_dir, model_version, nlu_model_dir
 from kefu.runtime.reply_index import ReplyIndex
-from kefu.runtime.training import FINGERPRINT_KEY, knowledge_index_dir, model_version, nlu_model_dir
 
 Stamp = tuple[int | None, int | None]
 

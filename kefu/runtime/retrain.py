@@ -26,10 +26,10 @@ from typing import Any
 
 from kefu.errors import KefuError
 from kefu.project.settings import MODELS_DIR
+from kefu.project.training import KNOWLEDGE_INDEX_DIR, NLU_MODEL_DIR, nlu_model_dir, train_project
 from kefu.runtime.bot import Bot
 from kefu.runtime.reviewed import reviewed_for_training, write_atomic
 from kefu.runtime.stories import StoriesFailed, check_candidate
-from kefu.runtime.training import KNOWLEDGE_INDEX_DIR, NLU_MODEL_DIR, nlu_model_dir, train_project
 from kefu.store import ConflictError, NotFoundError
 
 log = logging.getLogger("kefu.runtime")

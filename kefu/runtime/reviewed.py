@@ -25,7 +25,7 @@ import yaml
 
 from kefu.entities import parse_inline
 from kefu.project import Project
-from kefu.runtime.training import reviewed_file
+from kefu.project.training import reviewed_file
 from kefu.store import Repository, ReviewRecord
 
 PAGE = 200

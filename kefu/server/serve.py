@@ -15,9 +15,9 @@ from uvicorn.supervisors import Multiprocess, multiprocess
 
 from kefu.errors import KefuError
 from kefu.project import Project, load_project
-from kefu.runtime import default_database_url, reviewed_for_training, train_project
+from kefu.project.training import nlu_model_dir, train_project
+from kefu.runtime import default_database_url, reviewed_for_training
 from kefu.runtime.engine import load_domain_for, load_model
-from kefu.runtime.training import nlu_model_dir
 from kefu.server.app import ENV_PROJECT, app_from_env, ensure_first_admin
 from kefu.server.security import load_secret
 from kefu.server.workers import ENV_OWN_METRICS, ENV_SUPERVISOR

@@ -33,8 +33,17 @@ from typing import Any
 
 import yaml
 
-from kefu.dialogue.yaml_lines import LineMap, LineSeq, kind_of, load_yaml, suggest, yaml_error_line
 from kefu.errors import DataError
+from kefu.problems import Problem, first_of
+from kefu.yaml_lines import (
+    LineMap,
+    LineSeq,
+    duplicate_problems,
+    kind_of,
+    load_yaml,
+    suggest,
+    yaml_problem,
+)
 
 DECISIONS = ("reply", "form", "kb", "clarify", "fallback", "handoff", "cancel")
 LANGUAGES = ("zh", "en")
@@ -89,18 +98,18 @@ class Story:
 
 @dataclass
 class _Reader:
-    """Builds stories from loaded YAML, recording every problem as ``file:LINE: message``."""
+    """Builds stories from loaded YAML, recording every problem instead of stopping."""
 
     source: str
     intents: Collection[str] | None = None  # checked against these when given
     slots: Collection[str] | None = None
-    problems: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
+    problems: list[Problem] = field(default_factory=list)
 
     def error(self, line: int, message: str) -> None:
-        self.problems.append((line, message))
+        self.problems.append(Problem(self.source, line, message))
 
-    def formatted(self) -> list[str]:
-        return [f"{self.source}:{line}: {message}" for line, message in sorted(self.problems, key=lambda p: p[0])]
+    def in_line_order(self) -> list[Problem]:
+        return sorted(self.problems, key=lambda problem: problem.line or 0)
 
     def stories(self, data: Any) -> list[Story]:
         if not isinstance(data, LineMap) or "stories" not in data:
@@ -252,36 +261,33 @@ class _Reader:
 
 def check_story_file(
     path: str | Path, intents: Collection[str] | None = None, slots: Collection[str] | None = None
-) -> tuple[list[Story], list[str]]:
-    """The stories of one file and every problem found in it (``file:LINE: message``).
+) -> tuple[list[Story], list[Problem]]:
+    """The stories of one file and every problem found in it.
 
     ``intents`` and ``slots``, when given, are the names a story may use (the bot's domain)."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return [], [f"{source}: story file not found"]
+        return [], [Problem(source, None, "story file not found")]
     except (OSError, UnicodeDecodeError) as error:
-        return [], [f"{source}: cannot read story file: {error}"]
+        return [], [Problem(source, None, f"cannot read story file: {error}")]
     reader = _Reader(source, intents, slots)
     try:
         data, duplicates = load_yaml(text)
     except yaml.YAMLError as error:
-        line = yaml_error_line(error)
-        where = f"{source}:{line}" if line is not None else source
-        return [], [f"{where}: invalid YAML: {getattr(error, 'problem', None) or error}"]
-    for line, key, first in duplicates:
-        reader.error(line, f"duplicate key {key!r} (first at line {first}); YAML keeps only the last")
+        return [], [yaml_problem(error, source)]
+    reader.problems += duplicate_problems(duplicates, source)
     stories = reader.stories(data)
-    return (stories if not reader.problems else []), reader.formatted()
+    return (stories if not reader.problems else []), reader.in_line_order()
 
 
 def check_stories(
     paths: Iterable[str | Path], intents: Collection[str] | None = None, slots: Collection[str] | None = None
-) -> tuple[list[Story], list[str]]:
+) -> tuple[list[Story], list[Problem]]:
     """:func:`check_story_file` over several files."""
     stories: list[Story] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     for path in paths:
         found, trouble = check_story_file(path, intents, slots)
         stories += found
@@ -295,8 +301,7 @@ def load_stories(
     """Every story of the files, in order; :class:`StoryError` naming ``file:LINE`` of the first problem."""
     stories, problems = check_stories(paths, intents, slots)
     if problems:
-        more = len(problems) - 1
-        raise StoryError(problems[0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""))
+        raise StoryError(first_of(problems))
     return stories
 
 

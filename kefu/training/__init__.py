@@ -1,6 +1,7 @@
-"""Training: configuration, schedules, augmentation and the fit loop."""
+"""Training: configuration, schedules, augmentation, the fit loop, and :func:`train`, the way in to it."""
 
 from kefu.nlu.train_config import TrainConfig
+from kefu.training.run import Data, train
 from kefu.training.trainer import fit
 
-__all__ = ["TrainConfig", "fit"]
+__all__ = ["Data", "TrainConfig", "fit", "train"]

@@ -259,7 +259,7 @@ def test_load_dataset_returns_clean_examples_and_warnings(tmp_path):
         ("bye", "bye", 5),
         ("see you", "bye", 6),
     ]
-    assert [str(warning) for warning in warnings] == [f"{path}:4: duplicate of line 2 (skipped)"]
+    assert [warning.located() for warning in warnings] == [f"{path}:4: duplicate of line 2 (skipped)"]
 
 
 def test_load_dataset_raises_on_errors(tmp_path):
@@ -285,4 +285,4 @@ def test_load_dataset_min_per_label(tmp_path):
     assert (len(examples), warnings) == (3, [])
     examples, warnings = load_dataset(path)
     assert len(examples) == 3
-    assert [str(warning) for warning in warnings] == [f"{path}:4: label 'bye' has only 1 example (minimum 2)"]
+    assert [warning.located() for warning in warnings] == [f"{path}:4: label 'bye' has only 1 example (minimum 2)"]

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from kefu.data import Example, Issue, clean, load_examples, validate
+from kefu.data import Example, clean, load_examples, validate
+from kefu.problems import Problem
 
 
 def load_csv(tmp_path: Path, rows: str) -> tuple[str, list[Example]]:
@@ -11,8 +12,9 @@ def load_csv(tmp_path: Path, rows: str) -> tuple[str, list[Example]]:
     return str(path), load_examples(path)
 
 
-def messages(issues: list[Issue]) -> list[str]:
-    return [str(issue) for issue in issues]
+def messages(issues: list[Problem]) -> list[str]:
+    """The problems as `kefu validate FILE` shows them after their severity."""
+    return [issue.located() for issue in issues]
 
 
 def test_clean_data_has_no_issues(tmp_path):
@@ -25,7 +27,7 @@ def test_empty_text_is_skipped(tmp_path):
     path, examples = load_csv(tmp_path, "hi,greet\n   ,greet\nhello,greet\nbye,bye\nciao,bye\n")
     issues = validate(examples, source=path)
     assert messages(issues) == [f"{path}:3: empty text (skipped)"]
-    assert issues[0].level == "warning"
+    assert issues[0].severity == "warning"
     assert [example.text for example in clean(examples, issues)] == ["hi", "hello", "bye", "ciao"]
 
 
@@ -95,18 +97,18 @@ def test_label_whose_examples_are_all_skipped(tmp_path):
 def test_a_single_label_is_an_error(tmp_path):
     path, examples = load_csv(tmp_path, "hi,greet\nhello,greet\n")
     issues = validate(examples, source=path)
-    assert issues == [Issue("error", "need at least two labels, found 1 ('greet')", path)]
+    assert issues == [Problem(path, None, "need at least two labels, found 1 ('greet')")]
     assert str(issues[0]) == f"{path}: need at least two labels, found 1 ('greet')"
 
 
 def test_second_label_lost_to_skipping_is_an_error(tmp_path):
     path, examples = load_csv(tmp_path, "hi,greet\nhello,greet\n ,bye\n")
-    errors = [issue for issue in validate(examples, source=path) if issue.level == "error"]
+    errors = [issue for issue in validate(examples, source=path) if issue.severity == "error"]
     assert messages(errors) == [f"{path}: need at least two labels, found 1 ('greet')"]
 
 
 def test_no_examples_is_an_error():
-    assert validate([], source="data.csv") == [Issue("error", "no examples", "data.csv")]
+    assert validate([], source="data.csv") == [Problem("data.csv", None, "no examples")]
 
 
 def test_empty_label_is_skipped(tmp_path):
@@ -130,6 +132,7 @@ def test_in_memory_examples_without_line_numbers():
     assert clean(examples, issues) == [examples[0], *examples[2:]]
 
 
-def test_issue_str():
-    assert str(Issue("warning", "empty text (skipped)", "a.csv", 3)) == "a.csv:3: empty text (skipped)"
-    assert str(Issue("error", "no examples", "a.csv")) == "a.csv: no examples"
+def test_problem_str():
+    assert Problem("a.csv", 3, "empty text (skipped)", "warning").located() == "a.csv:3: empty text (skipped)"
+    assert str(Problem("a.csv", 3, "empty text (skipped)", "warning")) == "a.csv:3: warning: empty text (skipped)"
+    assert str(Problem("a.csv", None, "no examples")) == "a.csv: no examples"

@@ -8,7 +8,9 @@ from kefu.runtime.privacy import project_entity_redaction, project_redaction, re
 
 
 def settings(privacy: str) -> tuple:
-    return parse_settings(f"name: shop\nprivacy:\n{privacy}")
+    """The parsed settings, and their problems as the lines `kefu validate` prints."""
+    parsed, problems = parse_settings(f"name: shop\nprivacy:\n{privacy}")
+    return parsed, [str(problem) for problem in problems]
 
 
 def test_by_default_a_project_redacts_with_the_built_in_kinds() -> None:

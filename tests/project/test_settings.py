@@ -14,7 +14,7 @@ from .conftest import TEMPLATE
 def problems_of(text: str) -> list[str]:
     settings, problems = parse_settings(textwrap.dedent(text))
     assert (settings is None) == bool(problems)
-    return problems
+    return [str(problem) for problem in problems]
 
 
 def test_template_settings():

@@ -8,7 +8,7 @@ a new project gets.
 from pathlib import Path
 
 from kefu.project.scaffold import init_project
-from kefu.runtime import train_project
+from kefu.project.training import train_project
 from kefu.runtime.stories import project_story_files, run_project_stories
 from tests.support.project import one_torch_thread
 

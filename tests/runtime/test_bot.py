@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kefu.runtime import Bot, MessageError, train_project
+from kefu.project.training import train_project
+from kefu.runtime import Bot, MessageError
 from kefu.store import Repository, Store
 from tests.support.project import WordEmbedder, project_copy
 from tests.support.store import CHEAP_HASHER

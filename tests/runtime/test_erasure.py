@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from kefu.project import load_project
+from kefu.project.training import reviewed_file
 from kefu.runtime import Erasure, export_reviewed
-from kefu.runtime.training import reviewed_file
 from kefu.store import Repository
 from kefu.store.columns import utcnow
 from tests.support.project import project_copy

@@ -9,8 +9,8 @@ import pytest
 from kefu.data import load_examples
 from kefu.errors import ConfigError
 from kefu.project import load_project
-from kefu.runtime import Bot, Erasure, export_reviewed, reviewed_for_training, train_project
-from kefu.runtime.training import nlu_fingerprint, reviewed_file
+from kefu.project.training import nlu_fingerprint, reviewed_file, train_project
+from kefu.runtime import Bot, Erasure, export_reviewed, reviewed_for_training
 from kefu.store import Repository
 from kefu.store.columns import utcnow
 from tests.support.project import WordEmbedder, project_copy

@@ -18,8 +18,8 @@ import pytest
 from kefu.privacy import Redactor
 from kefu.privacy.scoring import read_corpus
 from kefu.project import load_project
+from kefu.project.training import reviewed_file
 from kefu.runtime import export_reviewed
-from kefu.runtime.training import reviewed_file
 from kefu.server import retention
 from kefu.store import Repository, Store, StoreError
 from kefu.store.columns import utcnow

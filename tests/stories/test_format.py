@@ -98,7 +98,7 @@ def test_a_malformed_story_is_named_by_file_and_line(tmp_path: Path, text: str, 
     path = write(tmp_path, text)
     stories, problems = check_stories([path])
     assert stories == []
-    assert any(problem.startswith(f"{path}:{line}: {message}") for problem in problems), problems
+    assert any(str(problem).startswith(f"{path}:{line}: {message}") for problem in problems), problems
     with pytest.raises(StoryError):
         load_stories([path])
 
@@ -108,7 +108,7 @@ def test_every_problem_is_listed_in_line_order_and_counted(tmp_path: Path) -> No
                  "        handoff: 1\n  - story: b\n    turns: []\n")
     stories, problems = check_stories([path])
     assert stories == []
-    assert [p.split(": ")[0] for p in problems] == [f"{path}:5", f"{path}:6", f"{path}:8"]
+    assert [str(p).split(": ")[0] for p in problems] == [f"{path}:5", f"{path}:6", f"{path}:8"]
     with pytest.raises(StoryError, match=r"\(and 2 more problems\)$"):
         load_stories([path])
 
@@ -118,7 +118,7 @@ def test_names_are_checked_against_the_domain_when_given(tmp_path: Path) -> None
                  "        slots: {order: A1}\n")
     assert check_stories([path])[1] == []
     problems = check_stories([path], intents=["greet", "out_of_scope"], slots=["order_id"])[1]
-    assert problems == [
+    assert [str(problem) for problem in problems] == [
         f"{path}:5: intent: unknown intent 'gret' (did you mean 'greet'?)",
         f"{path}:6: slots: unknown slot 'order' (did you mean 'order_id'?)",
     ]

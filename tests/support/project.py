@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kefu.runtime import train_project
+from kefu.project.training import train_project
 
 KEFU_YML = """\
 name: Tiny shop 小店

@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from kefu import __version__
-from kefu.data import Example, clean, load_examples, sentiment_label_issues, validate
 from kefu.errors import ArtifactError, DataError
-from kefu.knowledge import Embedder, KnowledgeBase, stored_fingerprint
+from kefu.knowledge import E5Embedder, Embedder, KnowledgeBase, stored_fingerprint
 from kefu.nlu.artifact import REQUIRED
-from kefu.project import Project, load_project
-from kefu.runtime.embedders import default_embedder
-from kefu.training import fit
+from kefu.project.settings import Project, load_project
+from kefu.training import Data, train
 
 FORMAT = "kefu-runtime/1"  # bump when what the fingerprint covers changes meaning
 NLU_MODEL_DIR = "nlu"
@@ -91,30 +89,19 @@ def model_version(fingerprint: str | None) -> str:
     return (fingerprint or "unknown")[:12]
 
 
-def load_training_data(project: Project) -> tuple[list[Example], list[str]]:
-    """Every usable example of the training files, and the warnings about the ones left out."""
-    examples: list[Example] = []
-    for path in training_files(project):
-        examples += load_examples(path)
-    # validated together: a reviewed text that contradicts nlu.yml is dropped with a warning
-    return _checked(examples, str(project.nlu_data))
+def default_embedder(progress: bool = False) -> E5Embedder:
+    """The embedder a project's knowledge base is built with unless told otherwise.
+
+    One engine thread: a server has its own worker threads and processes to use the other cores, and
+    OpenMP threads that spin-wait on a busy machine cost far more than they save on a short query.
+    """
+    return E5Embedder(num_threads=1, progress=progress)
 
 
-def load_sentiment_data(project: Project) -> tuple[list[Example], list[str]]:
-    """The sentiment head's examples (none when kefu.yml does not enable it) and the warnings."""
-    if project.sentiment_data is None:
-        return [], []
-    examples = load_examples(project.sentiment_data)
-    return _checked(examples, str(project.sentiment_data), sentiment_label_issues(examples))
-
-
-def _checked(examples: list[Example], source: str, extra: list | None = None) -> tuple[list[Example], list[str]]:
-    """The examples without the ones validation drops; DataError on the first error."""
-    issues = validate(examples, source=source) + (extra or [])
-    errors = [issue for issue in issues if issue.level == "error"]
-    if errors:
-        raise DataError(str(errors[0]))
-    return clean(examples, issues), [str(issue) for issue in issues if issue.level == "warning"]
+def training_data(project: Project) -> Data:
+    """The usable examples of the training files (validated together: a reviewed text that contradicts
+    nlu.yml is dropped with a warning) and of the sentiment file when kefu.yml enables one."""
+    return Data.load(training_files(project), sentiment=project.sentiment_data, sentiment_labels=True)
 
 
 def train_project(
@@ -152,10 +139,8 @@ def _train_nlu(
         labels = json.loads((out / "labels.json").read_text(encoding="utf-8"))
         return {"dir": str(out), "reused": True, "version": model_version(fingerprint), "labels": labels}
     started = time.perf_counter()
-    examples, warnings = load_training_data(project)
-    moods, mood_warnings = load_sentiment_data(project)
-    cfg = project.settings.train_config()
-    model = fit(examples, cfg, progress=progress, on_epoch=on_epoch, sentiment=moods)
+    data = training_data(project)
+    model = train(data, project.settings.train_config(), progress=progress, on_epoch=on_epoch)
     model.set_rules(project.settings.entity_config())
     model.metrics[FINGERPRINT_KEY] = fingerprint
     model.metrics["trained_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -174,9 +159,9 @@ def _train_nlu(
         "reused": False,
         "version": model_version(fingerprint),
         "labels": model.labels,
-        "examples": len(examples),
-        "sentiment_examples": len(moods),
-        "warnings": warnings + mood_warnings,
+        "examples": len(data.examples),
+        "sentiment_examples": len(data.sentiment or []),
+        "warnings": [warning.located() for warning in data.warnings],
         "seconds": round(time.perf_counter() - started, 2),
     }
 

@@ -1,9 +1,13 @@
-"""YAML read with line numbers: the reader the domain file and the story files share.
+"""YAML read with line numbers: the reader of the domain file, ``kefu.yml`` and the story files.
 
 :func:`load_yaml` returns plain Python values in which every mapping is a :class:`LineMap` and every list
 a :class:`LineSeq`, both knowing the (1-based) line of each key or item, so a checker can name
 ``file:LINE`` for any value it rejects. Duplicate keys, which YAML would silently collapse, are returned
-beside the data.
+beside the data; :func:`yaml_problem` words a syntax error.
+
+The Rasa-style training data (:mod:`kefu.data.loaders`) is read from YAML's nodes instead: its examples
+are the text as written (``- 123`` is the text "123", not a number) and a ``|`` block's lines are counted
+from its indicator, neither of which loaded values remember.
 """
 
 import difflib
@@ -11,6 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import yaml
+
+from kefu.problems import Problem
 
 
 class LineMap(dict):
@@ -44,8 +50,12 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> LineMap:
+    # a key written twice in one mapping is a duplicate; one that overrides a key merged in by "<<" is not,
+    # that is what the merge is for
+    written = {id(key_node) for key_node, _ in node.value}
     loader.flatten_mapping(node)  # resolves "<<" merge keys
     data = LineMap(node.start_mark.line + 1)
+    own: set[Any] = set()
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -55,8 +65,10 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> LineMap:
                 None, None, "a mapping key must be a plain value", key_node.start_mark
             ) from None
         line = key_node.start_mark.line + 1
-        if key in data:
+        if key in own:
             loader.duplicates.append((line, key, data.key_lines[key]))
+        if id(key_node) in written:
+            own.add(key)
         data[key] = loader.construct_object(value_node, deep=True)
         data.key_lines[key] = line
     return data
@@ -76,7 +88,7 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 def load_yaml(text: str) -> tuple[Any, list[tuple[int, Any, int]]]:
     """The data of a YAML document and its duplicate keys as (line, key, line of the first one);
-    ``yaml.YAMLError`` when it is not valid YAML (see :func:`yaml_error_line`)."""
+    ``yaml.YAMLError`` when it is not valid YAML (see :func:`yaml_problem`)."""
     loader = _LineLoader(text)
     try:
         return loader.get_single_data(), loader.duplicates
@@ -84,10 +96,19 @@ def load_yaml(text: str) -> tuple[Any, list[tuple[int, Any, int]]]:
         loader.dispose()
 
 
-def yaml_error_line(error: yaml.YAMLError) -> int | None:
-    """The 1-based line a YAML syntax error points at, when it points at one."""
-    mark = getattr(error, "problem_mark", None)
-    return mark.line + 1 if mark is not None else None
+def yaml_problem(error: yaml.YAMLError, source: str) -> Problem:
+    """A YAML syntax error as ``source:LINE: invalid YAML: what``, on one line."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    what = getattr(error, "problem", None) or " ".join(str(error).split())
+    return Problem(source, mark.line + 1 if mark is not None else None, f"invalid YAML: {what}")
+
+
+def duplicate_problems(duplicates: list[tuple[int, Any, int]], source: str) -> list[Problem]:
+    """The duplicate keys :func:`load_yaml` found, as errors: YAML would keep only the last silently."""
+    return [
+        Problem(source, line, f"duplicate key {key!r} (first at line {first}); YAML keeps only the last")
+        for line, key, first in duplicates
+    ]
 
 
 def kind_of(value: Any) -> str:
