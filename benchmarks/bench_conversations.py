@@ -157,7 +157,12 @@ def prepare(system: System, work: Path) -> tuple[Path, Path]:
     settings.write_text(text, encoding="utf-8")
     started = time.perf_counter()
     # train_project rather than `kefu train`, which always retrains: a model whose inputs are unchanged is kept
-    train = f"from kefu.project.training import train_project; train_project({str(project)!r}, progress=False)"
+    # kefu.project.training since issue 18; the baseline's code has it in kefu.runtime
+    train = (
+        "try:\n    from kefu.project.training import train_project\n"
+        "except ImportError:\n    from kefu.runtime import train_project\n"
+        f"train_project({str(project)!r}, progress=False)"
+    )
     trained = subprocess.run([sys.executable, "-c", train], env=env, cwd=code, check=False)
     if trained.returncode != 0:
         raise SystemExit(f"{system.name}: kefu train {project} failed (exit {trained.returncode})")
