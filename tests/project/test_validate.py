@@ -97,9 +97,9 @@ def test_missing_knowledge_folder_is_a_warning(project: Path):
 
 def test_nlu_problems(project: Path):
     nlu = project / "data" / "nlu.yml"
-    first = line_of(nlu, "查下物流")
+    first = line_of(nlu, "- 查下物流")
     edit(nlu, "    - 快递单号是多少\n", "    - 快递单号是多少\n    - 查下物流\n    - where is order [A1234](order_id)\n")
-    duplicate = line_of(nlu, "查下物流", after="- 快递单号是多少")
+    duplicate = line_of(nlu, "- 查下物流", after="- 快递单号是多少")
     annotated = line_of(nlu, "[A1234](order_id)")
     assert validate_lines(project) == [
         f"{nlu}:{duplicate}: warning: duplicate of line {first} (skipped)",
