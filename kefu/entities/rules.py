@@ -441,18 +441,16 @@ class RegexRule:
         return 0  # configured rules know the domain: they win ties against the built-ins
 
     def extract(self, text: str, now: datetime | date | None = None) -> list[Entity]:
-        found = [Entity(self.type, match.group(), match.start(), match.end(), f"rule:{self.name}")
-                 for match in self.compiled.finditer(text) if match.end() > match.start()]
+        matches = [m for m in self.compiled.finditer(text) if m.end() > m.start()]
         # Customers type ids in lower case ("order e445566"): an upper-case pattern's match in the
         # upper-cased text counts, with the id as the shop writes it, when it holds a digit (so that
         # "[A-Z]{3}" never turns every word into an entity).
         upper = text.upper()
         if upper != text and len(upper) == len(text) and not self.compiled.flags & re.IGNORECASE:
-            found += [Entity(self.type, match.group(), match.start(), match.end(), f"rule:{self.name}")
-                      for match in self.compiled.finditer(upper)
-                      if match.end() > match.start() and text[match.start():match.end()] != match.group()
-                      and any(c.isdigit() for c in match.group())]
-        return found
+            matches += [m for m in self.compiled.finditer(upper)
+                        if m.end() > m.start() and text[m.start():m.end()] != m.group()
+                        and any(c.isdigit() for c in m.group())]
+        return [Entity(self.type, m.group(), m.start(), m.end(), f"rule:{self.name}") for m in matches]
 
 
 class RuleExtractor:
